@@ -1,0 +1,172 @@
+"""Checks that an asset (manifest + arrays) obeys shared/design/asset-format.md.
+
+Every failure raises ``AssetError`` with a sentence that names the file or
+field and what is wrong, so the add-on can show it as is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .camera import Camera
+from .model import FORMAT, FORMAT_VERSION, MODES, AnimatedMesh, Asset, Gaussians
+
+REQUIRED_KEYS = (
+    "format",
+    "format_version",
+    "mode",
+    "fps",
+    "frame_count",
+    "keyframes",
+    "gaussian_count",
+    "camera",
+    "inputs",
+    "settings",
+    "engines",
+    "generator",
+    "timings_s",
+)
+
+QUAT_TOLERANCE = 1e-3
+
+
+class AssetError(ValueError):
+    """An asset directory or in-memory asset breaks the format contract."""
+
+
+def check_manifest_header(manifest: dict) -> None:
+    """Refuse a manifest that is not a Tween4D asset or is from a newer version.
+
+    Raises:
+        AssetError: unknown ``format`` or ``format_version`` newer than this reader.
+    """
+    if not isinstance(manifest, dict):
+        raise AssetError("asset.json must hold a JSON object")
+    fmt = manifest.get("format")
+    if fmt != FORMAT:
+        raise AssetError(f"asset.json: format is {fmt!r}, expected {FORMAT!r}; this is not a Tween4D asset")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise AssetError(f"asset.json: format_version {version!r} is not a positive integer")
+    if version > FORMAT_VERSION:
+        raise AssetError(
+            f"asset.json: format_version {version} is newer than this Tween4D reads "
+            f"({FORMAT_VERSION}); update the Tween4D extension to open it"
+        )
+
+
+def validate_manifest(manifest: dict) -> None:
+    """Check the manifest's required keys and their types.
+
+    Raises:
+        AssetError: a key is missing or malformed.
+    """
+    check_manifest_header(manifest)
+    missing = [k for k in REQUIRED_KEYS if k not in manifest]
+    if missing:
+        raise AssetError(f"asset.json is missing {', '.join(missing)}")
+    if manifest["mode"] not in MODES:
+        raise AssetError(f"asset.json: mode {manifest['mode']!r} is not one of {MODES}")
+    fps = manifest["fps"]
+    if not isinstance(fps, (int, float)) or not fps > 0:
+        raise AssetError(f"asset.json: fps must be positive, got {fps!r}")
+    t = manifest["frame_count"]
+    if not isinstance(t, int) or t < 1:
+        raise AssetError(f"asset.json: frame_count must be a positive integer, got {t!r}")
+    keys = manifest["keyframes"]
+    if not isinstance(keys, list) or not all(isinstance(k, int) and 0 <= k < t for k in keys):
+        raise AssetError("asset.json: keyframes must be a list of frame indices inside the frame range")
+    if keys != sorted(set(keys)):
+        raise AssetError("asset.json: keyframes must be sorted and unique")
+    n = manifest["gaussian_count"]
+    if not isinstance(n, int) or n < 1:
+        raise AssetError(f"asset.json: gaussian_count must be a positive integer, got {n!r}")
+    try:
+        Camera.from_dict(manifest["camera"])
+    except (ValueError, TypeError) as exc:
+        raise AssetError(f"asset.json: {exc}") from exc
+    inputs = manifest["inputs"]
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) and "file" in i and "sha256" in i for i in inputs):
+        raise AssetError("asset.json: inputs must list {file, sha256} entries")
+    for key in ("settings", "engines", "generator", "timings_s"):
+        if not isinstance(manifest[key], dict):
+            raise AssetError(f"asset.json: {key} must be an object")
+
+
+def _check_array(name: str, arr, shape: tuple, dtype_kind: str = "f") -> None:
+    if arr is None:
+        raise AssetError(f"{name} is missing")
+    a = np.asarray(arr)
+    if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
+        want = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
+        raise AssetError(f"{name} has shape {list(a.shape)}, expected {want}")
+    if a.dtype.kind != dtype_kind:
+        raise AssetError(f"{name} has dtype {a.dtype}, expected {'float' if dtype_kind == 'f' else 'int'}")
+    if dtype_kind == "f" and not np.all(np.isfinite(a)):
+        raise AssetError(f"{name} contains NaN or infinite values")
+
+
+def validate_gaussians(g: Gaussians, frame_count: int, gaussian_count: int) -> None:
+    """Check shapes, ranges and unit quaternions of the Gaussians.
+
+    Raises:
+        AssetError: any mismatch with the manifest's counts or the format.
+    """
+    t, n = frame_count, gaussian_count
+    _check_array("gaussians.pc2 (means)", g.means, (t, n, 3))
+    _check_array("colors", g.colors, (n, 3))
+    _check_array("opacities", g.opacities, (n,))
+    if np.asarray(g.scales).ndim == 3:
+        _check_array("scales", g.scales, (t, n, 3))
+    else:
+        _check_array("scales", g.scales, (n, 3))
+    if np.asarray(g.rotations).ndim == 3:
+        _check_array("rotations", g.rotations, (t, n, 4))
+    else:
+        _check_array("rotations", g.rotations, (n, 4))
+    colors = np.asarray(g.colors)
+    if colors.min() < -1e-6 or colors.max() > 1 + 1e-6:
+        raise AssetError("colors must be sRGB values in 0..1")
+    op = np.asarray(g.opacities)
+    if op.min() < -1e-6 or op.max() > 1 + 1e-6:
+        raise AssetError("opacities must be in 0..1")
+    if np.asarray(g.scales).min() <= 0:
+        raise AssetError("scales must be positive standard deviations in metres")
+    norms = np.linalg.norm(np.asarray(g.rotations, dtype=np.float64), axis=-1)
+    if np.abs(norms - 1).max() > QUAT_TOLERANCE:
+        raise AssetError(f"rotations must be unit quaternions (worst norm {norms.flat[np.abs(norms - 1).argmax()]:.4f})")
+    if g.sh_rest is not None:
+        _check_array("sh_rest", g.sh_rest, (n, None, 3))
+    if g.source_pixel is not None:
+        _check_array("source_pixel", g.source_pixel, (n, 2), dtype_kind="i")
+
+
+def validate_mesh(mesh: AnimatedMesh, frame_count: int) -> None:
+    """Check the optional animated mesh.
+
+    Raises:
+        AssetError: shape mismatches, out-of-range face indices or UVs.
+    """
+    verts = np.asarray(mesh.vertices)
+    _check_array("mesh.pc2 (vertices)", verts, (frame_count, None, 3))
+    v = verts.shape[1]
+    _check_array("mesh faces", mesh.faces, (None, 3), dtype_kind="i")
+    faces = np.asarray(mesh.faces)
+    if faces.size and (faces.min() < 0 or faces.max() >= v):
+        raise AssetError(f"mesh faces index vertices outside 0..{v - 1}")
+    _check_array("mesh uv", mesh.uv, (v, 2))
+    if mesh.vertex_colors is not None:
+        _check_array("mesh vertex_colors", mesh.vertex_colors, (v, 3))
+
+
+def validate_asset(asset: Asset) -> None:
+    """Validate the whole asset: manifest, Gaussians and the optional mesh.
+
+    Raises:
+        AssetError: the first problem found.
+    """
+    m = asset.manifest
+    validate_manifest(m)
+    validate_gaussians(asset.gaussians, m["frame_count"], m["gaussian_count"])
+    if asset.mesh is not None:
+        validate_mesh(asset.mesh, m["frame_count"])

@@ -1,0 +1,145 @@
+"""The asset reader/writer/validator honours the format contract."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from backend.asset import (
+    AssetError,
+    AssetWriteError,
+    Camera,
+    Gaussians,
+    AnimatedMesh,
+    Asset,
+    load_asset,
+    read_pc2,
+    read_ply,
+    write_asset,
+    write_pc2,
+    SH_C0,
+)
+
+
+def _asset(t=4, n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    q = rng.normal(size=(t, n, 4))
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    g = Gaussians(
+        means=rng.normal(size=(t, n, 3)).astype(np.float32),
+        colors=rng.uniform(size=(n, 3)).astype(np.float32),
+        opacities=rng.uniform(0.1, 1, size=n).astype(np.float32),
+        scales=rng.uniform(0.001, 0.01, size=(n, 3)).astype(np.float32),
+        rotations=q.astype(np.float32),
+        source_pixel=rng.integers(0, 100, size=(n, 2)).astype(np.int32),
+    )
+    cam = Camera.looking_along_y(64, 48, 100.0, (0, -3, 0))
+    mesh = AnimatedMesh(
+        vertices=rng.normal(size=(t, 3, 3)).astype(np.float32),
+        faces=np.array([[0, 1, 2]], np.int32),
+        uv=np.array([[0, 0], [1, 0], [0, 1]], np.float32),
+        texture=np.zeros((4, 4, 3), np.uint8),
+    )
+    manifest = {
+        "mode": "two_image", "fps": 24.0, "keyframes": [0, t - 1], "camera": cam.to_dict(),
+        "settings": {}, "engines": {}, "generator": {"name": "tween4d", "version": "test"}, "timings_s": {},
+    }
+    return Asset(manifest=manifest, gaussians=g, mesh=mesh)
+
+
+def test_round_trip_keeps_arrays_and_counts(tmp_path):
+    a = _asset()
+    src = tmp_path / "in.png"
+    src.write_bytes(b"not really a png but bytes are copied as given")
+    out = write_asset(tmp_path / "a", a, inputs=[("start", src)], frame_plys=True)
+    b = load_asset(out)
+    np.testing.assert_array_equal(np.asarray(b.gaussians.means), a.gaussians.means)
+    np.testing.assert_array_equal(b.gaussians.rotations, a.gaussians.rotations)
+    np.testing.assert_array_equal(b.gaussians.source_pixel, a.gaussians.source_pixel)
+    assert b.manifest["gaussian_count"] == 50 and b.manifest["frame_count"] == 4
+    assert b.manifest["inputs"][0]["file"] == "inputs/start.png"
+    assert (out / "inputs/start.png").read_bytes() == src.read_bytes()
+    ply = read_ply(out / "frames/000003.ply")
+    np.testing.assert_allclose(ply["x"], a.gaussians.means[3, :, 0], rtol=1e-6)
+    np.testing.assert_allclose(ply["f_dc_0"] * SH_C0 + 0.5, a.gaussians.colors[:, 0], atol=1e-6)
+    np.testing.assert_allclose(np.exp(ply["scale_1"]), a.gaussians.scales[:, 1], rtol=1e-5)
+    assert not list(tmp_path.glob(".a.*")), "temporary directories must not remain"
+
+
+def test_pc2_header_matches_blender_layout(tmp_path):
+    frames = np.arange(2 * 3 * 3, dtype=np.float32).reshape(2, 3, 3)
+    write_pc2(tmp_path / "x.pc2", frames)
+    raw = (tmp_path / "x.pc2").read_bytes()
+    assert raw[:12] == b"POINTCACHE2\0"
+    assert np.frombuffer(raw[12:20], "<i4").tolist() == [1, 3]
+    assert np.frombuffer(raw[20:28], "<f4").tolist() == [0.0, 1.0]
+    assert np.frombuffer(raw[28:32], "<i4").tolist() == [2]
+    np.testing.assert_array_equal(read_pc2(tmp_path / "x.pc2"), frames)
+
+
+def test_reader_refuses_newer_version_and_foreign_format(tmp_path):
+    out = write_asset(tmp_path / "a", _asset())
+    m = json.loads((out / "asset.json").read_text())
+    m["format_version"] = 99
+    (out / "asset.json").write_text(json.dumps(m))
+    with pytest.raises(AssetError, match="newer"):
+        load_asset(out)
+    m["format_version"], m["format"] = 1, "something.else"
+    (out / "asset.json").write_text(json.dumps(m))
+    with pytest.raises(AssetError, match="not a Tween4D asset"):
+        load_asset(out)
+
+
+def test_reader_refuses_truncated_cache(tmp_path):
+    out = write_asset(tmp_path / "a", _asset())
+    data = (out / "gaussians.pc2").read_bytes()
+    (out / "gaussians.pc2").write_bytes(data[:-12])
+    with pytest.raises(AssetError, match="truncated"):
+        load_asset(out)
+
+
+def test_validator_rejects_bad_shapes_and_quaternions(tmp_path):
+    a = _asset()
+    a.gaussians.rotations = a.gaussians.rotations * 2
+    with pytest.raises(AssetError, match="unit quaternions"):
+        write_asset(tmp_path / "a", a)
+    a = _asset()
+    a.gaussians.colors = a.gaussians.colors[:-1]
+    with pytest.raises(AssetError, match="colors has shape"):
+        write_asset(tmp_path / "b", a)
+    assert not any(tmp_path.iterdir()), "a refused asset writes nothing"
+
+
+def test_failed_commit_keeps_previous_asset(tmp_path):
+    first = write_asset(tmp_path / "a", _asset(seed=1))
+    before = (first / "gaussians.pc2").read_bytes()
+
+    def cancel():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_asset(tmp_path / "a", _asset(seed=2), before_commit=cancel)
+    assert (first / "gaussians.pc2").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+    write_asset(tmp_path / "a", _asset(seed=2))
+    assert (first / "gaussians.pc2").read_bytes() != before
+
+
+def test_foreign_folder_is_never_replaced(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "thesis.txt").write_text("precious")
+    with pytest.raises(AssetWriteError, match="not a Tween4D asset"):
+        write_asset(tmp_path / "docs", _asset())
+    assert (tmp_path / "docs" / "thesis.txt").read_text() == "precious"
+
+
+def test_camera_projection_round_trip():
+    cam = Camera.looking_along_y(640, 480, 800.0, (0.1, -3.0, 0.2))
+    pts = np.array([[0.1, 0.0, 0.2], [0.5, 0.3, -0.2]])
+    uv, depth = cam.project(pts)
+    np.testing.assert_allclose(uv[0], [320, 240])
+    assert depth[0] == pytest.approx(3.0)
+    assert uv[1, 0] > 320 and uv[1, 1] > 240  # right of centre, below it (z lower)
+    np.testing.assert_allclose(cam.unproject(uv, depth), pts, atol=1e-12)
