@@ -55,7 +55,7 @@ class Progress:
 
     def log(self, message: str, level: str = "info") -> None:
         """Send a log line (``level``: debug, info, warning)."""
-        self._emit({"event": "log", "level": level, "message": message})
+        self._emit({"type": "log", "level": level, "message": message})
 
     def update(self, fraction: float, message: str = "", force: bool = False) -> None:
         """Report progress of the current stage (0..1) and check for cancel.
@@ -72,7 +72,7 @@ class Progress:
         overall = self._start.get(name, 0.0) + self._weight.get(name, 0.0) * f
         index = [n for n, _ in self.stages].index(name) if name in self._weight else -1
         self._emit({
-            "event": "progress",
+            "type": "progress",
             "stage": name,
             "stage_index": index,
             "stage_count": len(self.stages),

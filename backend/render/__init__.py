@@ -1,0 +1,1 @@
+"""Software rendering helpers (numpy): rasterization, splatting, previews."""
