@@ -23,7 +23,6 @@ def test_nearest_surface_wins_and_backfaces_cull():
     near_second = rasterize(uv, faces, 10, 10, depth=np.array([2] * 4 + [1] * 4, float))
     assert set(np.unique(near_first.face_id)) == {0, 1}
     assert set(np.unique(near_second.face_id)) == {2, 3}
-    # [0,1,2] is clockwise in (u, -v): culled as a back face.
-    culled = rasterize(uv[:4], faces[:2], 10, 10, cull_backfaces=True)
-    assert not culled.mask.any()
-    assert rasterize(uv[:4], faces[:2][:, ::-1], 10, 10, cull_backfaces=True).mask.all()
+    # [0,1,2] is counter-clockwise in (u, -v): front-facing; reversed it is culled.
+    assert rasterize(uv[:4], faces[:2], 10, 10, cull_backfaces=True).mask.all()
+    assert not rasterize(uv[:4], faces[:2][:, ::-1], 10, 10, cull_backfaces=True).mask.any()
