@@ -49,6 +49,26 @@ def _explain(exc: OSError, where: Path) -> AssetWriteError:
     return AssetWriteError(exc.errno or errno.EIO, f"Writing the asset to {where} failed: {exc}")
 
 
+def check_target(out_dir: str | os.PathLike) -> None:
+    """Fail early if ``out_dir`` cannot receive an asset (before any long computation).
+
+    Checks that the path is not a file or a foreign non-empty folder, and that its
+    parent can be created and written to.
+
+    Raises:
+        AssetWriteError: with a message saying what to do.
+    """
+    out_dir = Path(out_dir).resolve()
+    _check_target(out_dir)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        probe = out_dir.parent / f".{out_dir.name}.probe-{uuid.uuid4().hex[:8]}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise _explain(exc, out_dir) from exc
+
+
 def _check_target(out_dir: Path) -> None:
     if out_dir.exists():
         if not out_dir.is_dir():

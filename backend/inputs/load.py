@@ -1,32 +1,274 @@
-"""Minimal image loading (to be replaced by the robust loader)."""
+"""Decode one input image file safely into float32 sRGB RGBA.
+
+Safety rules (Pillow documentation, "Image file formats" and
+``Image.open`` / ``Image.draft`` / ``ImageFile.load``):
+
+* the size is read from the header first and checked against a pixel budget
+  before any pixel is decoded; JPEGs above it are decoded reduced by the
+  decoder itself (``Image.draft``, DCT scaling by 1/2, 1/4 or 1/8);
+* the full raster is decoded eagerly (``load()``) so truncated files fail here
+  with a clear error instead of later in a stage; ``LOAD_TRUNCATED_IMAGES`` is
+  never touched;
+* Pillow's global limits are only relaxed for one call, after this module's own
+  checks (``pillow_limits``).
+"""
 
 from __future__ import annotations
 
+import io
+import logging
+import math
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
-import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from ..errors import InputImageError
 from ..types import InputImage
+from .pillow_limits import TEXT_CHUNK_BUDGET, TEXT_MEMORY_BUDGET, pillow_limits
+from .working import resize_rgba
+
+log = logging.getLogger(__name__)
+
+MIN_SIDE = 16
+"""Smallest accepted image side in pixels: an object needs some pixels to be meshed."""
+
+ALPHA_OPAQUE = 0.98
+"""Alpha at or above this counts as opaque when deciding whether alpha carries information."""
+
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError, KeyError)
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
-def load_image(path) -> InputImage:
+class _TextLimitHit(Exception):
+    """Pillow refused an oversized PNG text chunk; retry with a larger text budget."""
+
+
+def load_image(path, *, max_pixels: int = 40_000_000, max_side: int = 8192) -> InputImage:
+    """Read an image file into a validated ``InputImage``.
+
+    Args:
+        path: file path (str or Path). Any format Pillow reads (PNG, JPEG,
+            WebP, TIFF, BMP, GIF, ...). Animated files give their first frame.
+        max_pixels: pixel budget (width * height) for decoding. Larger JPEGs
+            are decoded reduced (DCT scaling); larger files of other formats
+            are refused without decoding their pixels.
+        max_side: longer side limit; larger images are downscaled to it (box /
+            area filter, premultiplied alpha).
+
+    Returns:
+        ``InputImage`` with ``rgba`` float32 [H, W, 4] sRGB 0..1, row 0 at the
+        top, EXIF orientation applied. Palette, grayscale, 1-bit, CMYK and
+        16-bit files are converted with their full value range (16-bit gray
+        65535 -> 1.0); an embedded ICC profile is converted to sRGB. Alpha is 1
+        where the file has none; ``has_alpha`` is True only when some pixels
+        are not opaque. ``original_size`` is (width, height) of the oriented
+        image at full resolution, before any reduction.
+
+    Raises:
+        InputImageError: with ``code`` ``input.missing`` (no such file),
+            ``input.not_image`` (a folder, or not an image format Pillow
+            reads), ``input.unreadable`` (no permission), ``input.corrupt``
+            (truncated or damaged data), ``input.too_small`` (empty file or a
+            side under ``MIN_SIDE`` px), ``input.too_large`` (over the pixel
+            budget and not reducible while decoding).
+    """
     path = Path(path)
-    with Image.open(path) as im:
+    _check_file(path)
+    try:
+        return _decode(path, max_pixels, max_side, relaxed_text=False)
+    except _TextLimitHit:
+        # Oversized text metadata (e.g. an embedded workflow or XMP) is harmless:
+        # retry once with a larger but still bounded text budget.
+        log.info("%s: large PNG text metadata, reading it with a raised text limit", path.name)
+        try:
+            return _decode(path, max_pixels, max_side, relaxed_text=True)
+        except _TextLimitHit as exc:
+            raise InputImageError(
+                f"{path.name}: its text metadata is larger than {TEXT_MEMORY_BUDGET // 2**20} MiB.",
+                "Re-save the image without metadata (e.g. 'Export as PNG' with metadata unticked).",
+                code="input.corrupt") from exc
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputImageError(f"Input image not found: {path}",
+                              "Check the path (and the working folder when it is relative).",
+                              code="input.missing")
+    if path.is_dir():
+        raise InputImageError(f"{path} is a folder, not an image file.",
+                              "Choose an image file (PNG, JPEG, WebP ...) inside it.",
+                              code="input.not_image")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
+    except PermissionError as exc:
+        raise InputImageError(f"No permission to read {path}.",
+                              "Fix the file's permissions or copy it somewhere readable.",
+                              code="input.unreadable") from exc
+    if size == 0:
+        raise InputImageError(f"{path.name} is empty (0 bytes).",
+                              "The file was probably not fully written or downloaded; export it again.",
+                              code="input.too_small")
+
+
+def _decode(path: Path, max_pixels: int, max_side: int, relaxed_text: bool) -> InputImage:
+    text_limits = dict(text_chunk=TEXT_CHUNK_BUDGET, text_memory=TEXT_MEMORY_BUDGET) if relaxed_text else {}
+    with pillow_limits(**text_limits), warnings.catch_warnings():
+        # This module enforces its own pixel budget; Pillow's warning adds nothing.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        im = _open(path)
+        try:
+            return _read_opened(path, im, max_pixels, max_side)
+        finally:
+            im.close()
+
+
+def _open(path: Path) -> Image.Image:
+    """Open (header only) and map Pillow's errors to ``InputImageError``."""
+    try:
+        try:
+            return Image.open(path)
+        except Image.DecompressionBombError:
+            # Pillow refuses > 2 * MAX_IMAGE_PIXELS at open time; reopen without its
+            # check so the caller can apply its own budget (or reduce a JPEG) from
+            # the header, before decoding any pixel.
+            with pillow_limits(max_image_pixels=None):
+                return Image.open(path)
+    except UnidentifiedImageError as exc:
+        raise InputImageError(f"{path.name} is not an image file Pillow can read.",
+                              "Use a PNG, JPEG, WebP, TIFF or BMP image.", code="input.not_image") from exc
+    except ValueError as exc:
+        if "MAX_TEXT" in str(exc):
+            raise _TextLimitHit(str(exc)) from exc
+        raise _corrupt(path, exc) from exc
+    except _DECODE_ERRORS as exc:
+        raise _corrupt(path, exc) from exc
+
+
+def _corrupt(path: Path, exc: BaseException) -> InputImageError:
+    return InputImageError(f"{path.name} is damaged or truncated and cannot be decoded ({exc}).",
+                           "Export or download the image again.", code="input.corrupt")
+
+
+def _read_opened(path: Path, im: Image.Image, max_pixels: int, max_side: int) -> InputImage:
+    w, h = im.size
+    if min(w, h) < MIN_SIDE:
+        raise InputImageError(f"{path.name} is only {w}x{h} pixels.",
+                              f"Use an image of at least {MIN_SIDE}x{MIN_SIDE} pixels showing the object.",
+                              code="input.too_small")
+    frames = int(getattr(im, "n_frames", 1) or 1)
+    if frames > 1:
+        log.warning("%s has %d frames; using the first one.", path.name, frames)
+
+    if w * h > max_pixels or max(w, h) > max_side:
+        if im.format == "JPEG":
+            _draft_jpeg(im, max_pixels, max_side)
+        if im.size[0] * im.size[1] > max_pixels:
+            raise InputImageError(
+                f"{path.name} is {w}x{h} pixels ({w * h / 1e6:.0f} MP), above the {max_pixels / 1e6:.0f} MP "
+                f"that can be decoded safely.",
+                f"Downscale it so the longer side is at most {max_side} px (or save it as JPEG, which "
+                f"can be decoded reduced).",
+                code="input.too_large")
+
+    try:
         im.load()
-        size = im.size
-        has_alpha = "A" in im.getbands()
-        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
-    if has_alpha and rgba[..., 3].min() >= 1.0:
-        has_alpha = False
-    return InputImage(path=path, rgba=rgba, has_alpha=has_alpha, original_size=size)
+    except ValueError as exc:
+        if "MAX_TEXT" in str(exc):
+            raise _TextLimitHit(str(exc)) from exc
+        raise _corrupt(path, exc) from exc
+    except _DECODE_ERRORS as exc:
+        raise _corrupt(path, exc) from exc
+
+    reduction = w / im.size[0]
+    try:
+        im = ImageOps.exif_transpose(im)
+    except Exception as exc:  # broken EXIF must not make a good image unusable
+        log.warning("%s: ignoring unreadable EXIF orientation (%s)", path.name, exc)
+    original_size = (round(im.size[0] * reduction), round(im.size[1] * reduction))
+
+    im = _reduce_to_side(im, max_side)
+    rgba, alpha_channel = _to_rgba_float(im, path)
+    if max(rgba.shape[:2]) > max_side:
+        s = max_side / max(rgba.shape[:2])
+        rgba = resize_rgba(rgba, (max(1, round(rgba.shape[1] * s)), max(1, round(rgba.shape[0] * s))))
+
+    has_alpha = False
+    if alpha_channel:
+        transparent = np.count_nonzero(rgba[..., 3] < ALPHA_OPAQUE)
+        has_alpha = transparent >= max(1, 0.001 * rgba.shape[0] * rgba.shape[1])
+        if not has_alpha:
+            rgba[..., 3] = 1.0
+    return InputImage(path=path, rgba=rgba, has_alpha=bool(has_alpha), original_size=original_size)
 
 
-def to_working_resolution(rgba: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = rgba.shape[:2]
-    s = min(1.0, max_side / max(h, w))
-    if s >= 1.0:
-        return rgba.astype(np.float32, copy=True)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    return cv2.resize(rgba, size, interpolation=cv2.INTER_AREA)
+def _draft_jpeg(im: Image.Image, max_pixels: int, max_side: int) -> None:
+    """Ask the JPEG decoder for the smallest DCT reduction (1, 1/2, 1/4, 1/8) that fits the budget."""
+    w, h = im.size
+    for scale in (1, 2, 4, 8):
+        sw, sh = math.ceil(w / scale), math.ceil(h / scale)
+        if sw * sh <= max_pixels and max(sw, sh) <= max_side:
+            break
+    if scale > 1:
+        im.draft(im.mode, (w // scale, h // scale))
+
+
+def _reduce_to_side(im: Image.Image, max_side: int) -> Image.Image:
+    """Integer box reduction in 8 bits before the float conversion, to keep memory low."""
+    k = math.ceil(max(im.size) / max_side)
+    if k < 2 or im.mode in _SIXTEEN_BIT_MODES or im.mode in ("I", "F"):
+        return im
+    if im.mode in ("P", "PA", "1"):
+        im = im.convert("RGBA")
+    if "A" in im.getbands() and im.mode in ("RGBA", "LA"):
+        # premultiplied, so transparent pixels' colours do not bleed into edges
+        return im.convert("RGBa").reduce(k).convert("RGBA")
+    return im.reduce(k)
+
+
+def _to_rgba_float(im: Image.Image, path: Path) -> tuple[np.ndarray, bool]:
+    """Convert any Pillow mode to float32 RGBA 0..1; also say whether the file had alpha."""
+    mode = im.mode
+    if mode in _SIXTEEN_BIT_MODES or mode in ("I", "F"):
+        gray = np.asarray(im).astype(np.float32)
+        if mode == "F":
+            # float data: take 0..1 as is, otherwise guess 8- or 16-bit range
+            peak = float(np.nanmax(gray, initial=0.0))
+            full = 1.0 if peak <= 1.0 else 255.0 if peak <= 255.0 else 65535.0
+        else:
+            # 16-bit data (PNG I;16, and mode I from 16-bit PNG/TIFF): full range is 65535
+            full = 65535.0
+        g = gray / full
+        g = np.clip(np.nan_to_num(g), 0.0, 1.0)
+        rgba = np.empty(g.shape + (4,), np.float32)
+        rgba[..., :3] = g[..., None]
+        rgba[..., 3] = 1.0
+        return rgba, False
+
+    alpha_channel = "A" in im.getbands() or "a" in im.getbands() or "transparency" in im.info
+    im = _to_srgb(im, path)
+    arr = np.asarray(im.convert("RGBA"), dtype=np.float32)
+    arr *= 1.0 / 255.0
+    return arr, alpha_channel
+
+
+def _to_srgb(im: Image.Image, path: Path) -> Image.Image:
+    """Apply an embedded ICC profile (to sRGB); CMYK without one uses Pillow's plain conversion."""
+    icc = im.info.get("icc_profile")
+    if im.mode in ("P", "PA", "1", "LA", "La", "RGBa"):
+        im = im.convert("RGBA")
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        return im
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        dst = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        out_mode = "RGBA" if im.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(im, src, dst, outputMode=out_mode)
+    except Exception as exc:  # a broken profile is not worth refusing the image for
+        log.warning("%s: ignoring its ICC colour profile (%s)", path.name, exc)
+        return im

@@ -1,0 +1,64 @@
+"""``tween4d.add_camera_rig``: a keyframed camera framed on the imported asset."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, StringProperty
+from bpy.types import Operator
+
+from ...backend.asset import AssetError
+from .. import camera_rigs, importer
+
+PATH_ITEMS = (
+    ("ORBIT", "Orbit", "One full turn around the asset, slightly from above"),
+    ("DOLLY_IN", "Dolly In", "Move toward the asset from the input-view side"),
+    ("DOLLY_OUT", "Dolly Out", "Move away from the asset on the input-view side"),
+    ("PAN", "Pan", "Turn in place across the asset, keeping it in frame"),
+    ("CRANE", "Crane", "Rise from eye level to above, tilting down to the asset"),
+    ("MATCH_INPUT", "Match Input", "The camera that saw the input image(s), static"),
+)
+
+
+class TWEEN4D_OT_add_camera_rig(Operator):
+    """Add a camera keyframed over the asset's frame range along a path, framed on the asset"""
+
+    bl_idname = "tween4d.add_camera_rig"
+    bl_label = "Add Camera Rig"
+    bl_description = (
+        "Add a camera that moves along a path (orbit, dolly, pan, crane or the input view) over the asset's "
+        "frame range, framed so the whole asset stays in view, and make it the scene camera"
+    )
+    bl_options = {"REGISTER", "UNDO"}
+
+    path: EnumProperty(name="Path", description="How the camera moves", items=PATH_ITEMS, default="ORBIT")
+    collection_name: StringProperty(
+        name="Asset",
+        description="The imported asset's collection (empty: the active object's, or the only one)",
+    )
+    make_active: BoolProperty(name="Make Scene Camera", description="Render through the new camera", default=True)
+
+    @classmethod
+    def poll(cls, context):
+        if not importer.find_asset_collections():
+            cls.poll_message_set("Import a Tween4D asset first")
+            return False
+        return True
+
+    def execute(self, context):
+        if self.collection_name:
+            coll = bpy.data.collections.get(self.collection_name)
+        else:
+            coll = importer.asset_collection_of(context)
+        if coll is None or not coll.get(importer.ASSET_DIR_PROP):
+            self.report({"ERROR"}, "Which asset? Select one of its objects or set the Asset field")
+            return {"CANCELLED"}
+        try:
+            obj = camera_rigs.add_camera_rig(context, coll, self.path, make_active=self.make_active)
+        except (AssetError, ValueError) as exc:
+            self.report({"ERROR"}, f"No rig added: {exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Added {obj.name}")
+        return {"FINISHED"}
+
+
+classes = (TWEEN4D_OT_add_camera_rig,)

@@ -1,0 +1,361 @@
+"""``tween4d.generate`` (modal in the UI, blocking in background mode) and ``tween4d.cancel``.
+
+The UI path never waits: ``invoke`` submits the job and a 0.1 s window timer
+drives ``modal``, which drains ``BackendClient.poll()`` into
+``WindowManager.tween4d_job`` and redraws the sidebar. ESC or the Cancel
+button cancels (the client escalates to terminate/kill if the backend does not
+stop). Background mode (``blender -b``, scripts, tests) runs no timers, so
+``execute`` uses ``BackendClient.run_blocking``. Pattern after Blender's
+extension manager (``bl_pkg``: modal timer + ESC, blocking path when
+``bpy.app.background``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Optional
+
+import bpy
+from bpy.types import Operator
+
+from .. import session
+from ..client import BackendError
+from ..image_inputs import InputProblem
+from ..job import PreparedJob, prepare_job
+from ..preferences import get_preferences
+from ..properties import add_recent
+
+TIMER_INTERVAL_S = 0.1
+STAGE_LABELS = {
+    "load": "Loading images",
+    "foreground": "Separating the object",
+    "mesh": "Meshing the silhouette",
+    "inbetween": "In-betweening",
+    "keyframes": "Choosing keyframes",
+    "geometry": "Building 3D shape",
+    "motion": "Lifting motion to 3D",
+    "gaussians": "Placing Gaussians",
+    "write": "Writing the asset",
+}
+
+
+def importer_available() -> bool:
+    """True when the asset importer module ships with the add-on."""
+    return (Path(__file__).absolute().parent.parent / "importer.py").is_file()
+
+
+def tag_redraw(context) -> None:
+    """Redraw the 3D views' sidebars and the preferences (where the panels live)."""
+    wm = context.window_manager
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type in {"VIEW_3D", "PREFERENCES"}:
+                area.tag_redraw()
+
+
+def stage_text(event: dict) -> str:
+    """Progress bar text of a ``progress`` event, e.g. ``"2/5 In-betweening 40%"``."""
+    name = event.get("stage") or ""
+    label = STAGE_LABELS.get(name, name.replace("_", " ").capitalize() or "Working")
+    index, count = event.get("stage_index", -1), event.get("stage_count", 0)
+    prefix = f"{index + 1}/{count} " if isinstance(index, int) and index >= 0 and count else ""
+    return f"{prefix}{label} {round(100 * float(event.get('fraction') or 0.0))}%"
+
+
+def apply_event(state, event: dict, job_id: str) -> Optional[dict]:
+    """Copy a backend event into ``tween4d_job`` state; return it if it ends ``job_id``'s job."""
+    kind = event.get("type")
+    same_job = event.get("id") == job_id
+    if kind == "progress" and same_job:
+        state.progress = min(max(float(event.get("overall") or 0.0), 0.0), 1.0)
+        state.stage = stage_text(event)
+        if event.get("message"):
+            state.message = str(event["message"])[:400]
+    elif kind == "log" and event.get("level") != "debug":
+        state.message = str(event.get("message", ""))[:400]
+    elif kind == "error" and not same_job:
+        # An error about no job in particular (a refused request): show it, keep waiting.
+        state.message = f"Backend: {event.get('message', '')}"[:400]
+    if same_job and kind in ("result", "error", "cancelled"):
+        return event
+    return None
+
+
+def _split_lines(text: str, limit: int = 10) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()][:limit]
+
+
+class TWEEN4D_OT_generate(Operator):
+    """Generate an animated 3D asset from the start and end images (ESC cancels)"""
+
+    bl_idname = "tween4d.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER"}
+
+    _timer = None
+    _client = None
+    _prepared: Optional[PreparedJob] = None
+    _job_id: str = ""
+    _cancel_sent: bool = False
+    _last_event_time: float = 0.0
+    _stalled: bool = False
+
+    @classmethod
+    def poll(cls, context):
+        if context.scene is None or not hasattr(context.scene, "tween4d"):
+            return False
+        if context.window_manager.tween4d_job.running:
+            cls.poll_message_set("A generation is already running")
+            return False
+        if context.scene.tween4d.mode != "TWO_IMAGE":
+            cls.poll_message_set("One-image mode is coming soon")
+            return False
+        return True
+
+    # -- shared ------------------------------------------------------------
+
+    def _begin(self, context) -> bool:
+        """Validate inputs and start (or reuse) the backend. Reports and returns False on failure."""
+        state = context.window_manager.tween4d_job
+        state.error_code = state.error_message = state.error_hint = ""
+        prefs = get_preferences(context)
+        try:
+            self._prepared = prepare_job(context, prefs)
+        except InputProblem as exc:
+            self._fail(context, "input", exc.message, exc.hint)
+            return False
+        try:
+            self._client = session.get_client(prefs)
+        except BackendError as exc:
+            self._prepared.cleanup()
+            self._fail(context, exc.code, exc.message, exc.hint)
+            return False
+        self._job_id = uuid.uuid4().hex[:12]
+        self._prepared.request["id"] = self._job_id
+        state.running = True
+        state.cancel_requested = False
+        state.job_id = self._job_id
+        state.progress = 0.0
+        state.stage = "Starting the backend..."
+        state.message = ""
+        self._cancel_sent = False
+        self._stalled = False
+        self._last_event_time = time.monotonic()
+        return True
+
+    def _fail(self, context, code: str, message: str, hint: str) -> None:
+        state = context.window_manager.tween4d_job
+        state.error_code, state.error_message, state.error_hint = code, message, hint
+        state.running = False
+        self.report({"ERROR"}, f"{message} {hint}".strip())
+
+    def _finish(self, context, final: dict) -> set:
+        """Handle the job's terminal event: import + recent results, or the error, or the cancel."""
+        state = context.window_manager.tween4d_job
+        state.running = False
+        state.cancel_requested = False
+        if self._prepared is not None:
+            self._prepared.cleanup()
+        kind = final.get("type")
+        if kind == "result":
+            return self._on_result(context, final)
+        if kind == "cancelled":
+            state.stage = "Cancelled"
+            self.report({"WARNING"}, "Generation cancelled; nothing was written.")
+            return {"CANCELLED"}
+        self._fail(context, str(final.get("code", "error")), str(final.get("message", "Generation failed.")),
+                   str(final.get("hint", "")))
+        state.stage = "Failed"
+        return {"CANCELLED"}
+
+    def _on_result(self, context, final: dict) -> set:
+        state = context.window_manager.tween4d_job
+        settings = context.scene.tween4d
+        asset = str(final.get("asset") or self._prepared.output)
+        summary = final.get("summary") or {}
+        frames, gaussians = summary.get("frames", 0), summary.get("gaussians", 0)
+        if not (frames and gaussians):
+            try:
+                from ...backend.asset import read_manifest
+
+                manifest = read_manifest(asset)
+                frames, gaussians = manifest.get("frame_count", 0), manifest.get("gaussian_count", 0)
+            except Exception:  # noqa: BLE001 - the counts are only shown in the list
+                pass
+        add_recent(settings, asset, int(frames or 0), int(gaussians or 0), time.strftime("%Y-%m-%d %H:%M"))
+        state.progress = 1.0
+        state.stage = "Done"
+        state.last_asset = asset
+        if not settings.import_result:
+            self.report({"INFO"}, f"Asset written to {asset}")
+            return {"FINISHED"}
+        if not importer_available():
+            self.report({"INFO"}, f"Asset written to {asset} (the importer is not installed)")
+            return {"FINISHED"}
+        try:
+            from ..importer import import_asset
+
+            collection = import_asset(context, asset)
+        except Exception as exc:  # noqa: BLE001 - any importer failure is shown, the asset stays on disk
+            state.error_code = "import"
+            state.error_message = f"The asset was written to {asset} but could not be imported: {exc}"
+            state.error_hint = "Fix the problem and use Import in Recent Results."
+            self.report({"WARNING"}, state.error_message)
+            return {"FINISHED"}
+        self.report({"INFO"}, f"Imported '{getattr(collection, 'name', asset)}' from {asset}")
+        return {"FINISHED"}
+
+    # -- blocking path (background mode, scripts) --------------------------
+
+    def execute(self, context):
+        if not self._begin(context):
+            return {"CANCELLED"}
+        state = context.window_manager.tween4d_job
+        last_stage = [""]
+
+        def on_event(event: dict) -> None:
+            apply_event(state, event, self._job_id)
+            if bpy.app.background and event.get("type") == "progress" and event.get("stage") != last_stage[0]:
+                last_stage[0] = event.get("stage")
+                print(f"Tween4D: {state.stage}", flush=True)
+
+        prefs = get_preferences(context)
+        try:
+            final = self._client.run_blocking(self._prepared.request, on_event=on_event,
+                                              idle_timeout=float(prefs.stall_timeout_s))
+        except BackendError as exc:
+            final = exc.as_event(self._job_id)
+        except KeyboardInterrupt:
+            self._client.cancel(self._job_id)
+            final = {"type": "cancelled", "id": self._job_id}
+        return self._finish(context, final)
+
+    # -- modal path (UI) ---------------------------------------------------
+
+    def invoke(self, context, event):
+        if bpy.app.background:
+            return self.execute(context)
+        if not self._begin(context):
+            return {"CANCELLED"}
+        try:
+            self._client.generate(self._prepared.request)
+        except BackendError as exc:
+            self._prepared.cleanup()
+            self._fail(context, exc.code, exc.message, exc.hint)
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(TIMER_INTERVAL_S, window=context.window)
+        wm.modal_handler_add(self)
+        tag_redraw(context)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        state = context.window_manager.tween4d_job
+        if event.type == "ESC" and event.value == "PRESS":
+            state.cancel_requested = True
+            self._send_cancel()
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER" or event.timer is not self._timer:
+            return {"PASS_THROUGH"}
+        if state.cancel_requested:
+            self._send_cancel()
+        final = None
+        now = time.monotonic()
+        events = self._client.poll()
+        if events:
+            self._last_event_time = now
+        for ev in events:
+            final = apply_event(state, ev, self._job_id) or final
+        if final is None and not self._stalled:
+            limit = float(get_preferences(context).stall_timeout_s)
+            if now - self._last_event_time > limit:
+                self._stalled = True
+                state.message = f"The backend sent nothing for {limit:.0f} s: stopping it."
+                self._send_cancel()
+        tag_redraw(context)
+        if final is None:
+            return {"PASS_THROUGH"}
+        if self._stalled and final.get("type") != "result":
+            final = {"type": "error", "id": self._job_id, "code": "backend.timeout",
+                     "message": state.message, "hint": "The backend may be stuck: try again, use draft quality, "
+                                                       "or repair dependencies in the add-on preferences."}
+        self._remove_timer(context)
+        return self._finish(context, final)
+
+    def cancel(self, context):
+        """Blender ends the operator (file load, window closed): stop the job too."""
+        self._send_cancel()
+        self._remove_timer(context)
+        state = context.window_manager.tween4d_job
+        state.running = False
+        state.cancel_requested = False
+        if self._prepared is not None:
+            self._prepared.cleanup()
+
+    def _send_cancel(self) -> None:
+        if not self._cancel_sent and self._client is not None and self._job_id:
+            self._cancel_sent = True
+            self._client.cancel(self._job_id)
+
+    def _remove_timer(self, context) -> None:
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+
+
+class TWEEN4D_OT_cancel(Operator):
+    """Cancel the running generation (nothing is written)"""
+
+    bl_idname = "tween4d.cancel"
+    bl_label = "Cancel Generation"
+    bl_options = {"REGISTER", "INTERNAL"}
+
+    @classmethod
+    def poll(cls, context):
+        return context.window_manager.tween4d_job.running
+
+    def execute(self, context):
+        context.window_manager.tween4d_job.cancel_requested = True
+        context.window_manager.tween4d_job.stage = "Cancelling..."
+        return {"FINISHED"}
+
+
+class TWEEN4D_OT_clear_error(Operator):
+    """Dismiss the last error"""
+
+    bl_idname = "tween4d.clear_error"
+    bl_label = "Dismiss"
+    bl_options = {"REGISTER", "INTERNAL"}
+
+    def execute(self, context):
+        state = context.window_manager.tween4d_job
+        state.error_code = state.error_message = state.error_hint = ""
+        return {"FINISHED"}
+
+
+class TWEEN4D_OT_remove_recent(Operator):
+    """Remove this entry from the recent results (the asset folder stays on disk)"""
+
+    bl_idname = "tween4d.remove_recent"
+    bl_label = "Remove From List"
+    bl_options = {"REGISTER", "UNDO", "INTERNAL"}
+
+    index: bpy.props.IntProperty(name="Index", min=0)
+
+    def execute(self, context):
+        recent = context.scene.tween4d.recent
+        if self.index >= len(recent):
+            return {"CANCELLED"}
+        recent.remove(self.index)
+        return {"FINISHED"}
+
+
+def asset_exists(path: str) -> bool:
+    """True when ``path`` holds a complete asset (its manifest is written last)."""
+    return os.path.isfile(os.path.join(path, "asset.json"))
+
+
+classes = (TWEEN4D_OT_generate, TWEEN4D_OT_cancel, TWEEN4D_OT_clear_error, TWEEN4D_OT_remove_recent)

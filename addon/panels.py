@@ -1,0 +1,176 @@
+"""View3D > Sidebar > Tween4D: inputs, Generate/progress/Cancel, errors, settings, engines, recent results."""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+from bpy.types import Panel
+
+from . import engines
+from .job import output_root
+
+PANEL_CATEGORY = "Tween4D"
+
+
+def operator_available(idname: str) -> bool:
+    """True when the operator ``idname`` ("tween4d.import_asset") is registered."""
+    group, _, name = idname.partition(".")
+    try:
+        getattr(getattr(bpy.ops, group), name).get_rna_type()
+    except (AttributeError, KeyError):
+        return False
+    return True
+
+
+def _draw_image_input(layout, image_input, label: str) -> None:
+    col = layout.column(align=True)
+    row = col.row(align=True)
+    row.label(text=label)
+    row.prop(image_input, "source", expand=True)
+    if image_input.source == "FILE":
+        col.prop(image_input, "filepath", text="")
+    else:
+        col.template_ID(image_input, "image", open="image.open")
+
+
+def _draw_error(layout, job) -> None:
+    box = layout.box()
+    box.alert = True
+    lines = [line for line in job.error_message.splitlines() if line.strip()][:10]
+    header = box.row()
+    header.label(text=lines[0] if lines else "Error", icon="ERROR")
+    header.operator("tween4d.clear_error", text="", icon="X", emboss=False)
+    col = box.column(align=True)
+    col.scale_y = 0.8
+    for line in lines[1:]:
+        col.label(text=line)
+    if job.error_hint:
+        box.alert = False
+        box.label(text=job.error_hint, icon="INFO")
+
+
+class VIEW3D_PT_tween4d(Panel):
+    """Two images in, an animated 3D asset out"""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = PANEL_CATEGORY
+    bl_label = "Tween4D"
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and hasattr(context.scene, "tween4d")
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.tween4d
+        job = context.window_manager.tween4d_job
+
+        layout.prop(settings, "mode", expand=True)
+        if settings.mode == "ONE_IMAGE":
+            box = layout.box()
+            box.label(text="One-image mode is coming soon.", icon="INFO")
+        else:
+            col = layout.column()
+            col.enabled = not job.running
+            _draw_image_input(col, settings.start, "Start")
+            _draw_image_input(col, settings.end, "End")
+
+        if job.running:
+            layout.progress(factor=job.progress, type="BAR", text=job.stage or "Starting...")
+            if job.message:
+                layout.label(text=job.message, icon="INFO")
+            row = layout.row()
+            row.enabled = not job.cancel_requested
+            row.operator("tween4d.cancel", text="Cancel", icon="CANCEL")
+        else:
+            row = layout.row()
+            row.scale_y = 1.5
+            row.enabled = settings.mode == "TWO_IMAGE"
+            row.operator("tween4d.generate", text="Generate", icon="PLAY")
+
+        if job.error_message:
+            _draw_error(layout, job)
+
+
+class VIEW3D_PT_tween4d_settings(Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = PANEL_CATEGORY
+    bl_label = "Settings"
+    bl_parent_id = "VIEW3D_PT_tween4d"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        settings = context.scene.tween4d
+        layout.enabled = not context.window_manager.tween4d_job.running
+        col = layout.column(align=True)
+        col.prop(settings, "frames")
+        col.prop(settings, "fps")
+        layout.prop(settings, "quality")
+        layout.prop(settings, "seed")
+        col = layout.column()
+        col.prop(settings, "output_dir")
+        col.prop(settings, "asset_name", placeholder="start image name + time")
+        if settings.output_dir.startswith("//") and not bpy.data.filepath:
+            col.label(text=f"Unsaved file: {output_root(settings)}", icon="INFO")
+        col = layout.column(heading="Also Write")
+        col.prop(settings, "preview")
+        col.prop(settings, "frame_plys")
+        layout.prop(settings, "import_result")
+
+
+class VIEW3D_PT_tween4d_engines(Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = PANEL_CATEGORY
+    bl_label = "Engines"
+    bl_parent_id = "VIEW3D_PT_tween4d"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.enabled = not context.window_manager.tween4d_job.running
+        settings = context.scene.tween4d
+        for stage in engines.STAGES:
+            layout.prop(settings, f"engine_{stage}")
+
+
+class VIEW3D_PT_tween4d_recent(Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = PANEL_CATEGORY
+    bl_label = "Recent Results"
+    bl_parent_id = "VIEW3D_PT_tween4d"
+
+    def draw(self, context):
+        layout = self.layout
+        recent = context.scene.tween4d.recent
+        if not recent:
+            layout.label(text="No results yet.")
+            return
+        can_import = operator_available("tween4d.import_asset")
+        for index, item in enumerate(recent):
+            exists = os.path.isfile(os.path.join(item.path, "asset.json"))
+            row = layout.row(align=True)
+            sub = row.row(align=True)
+            sub.alert = not exists
+            detail = f"{item.frames} fr, {item.gaussians:,} G" if exists else "missing"
+            sub.label(text=f"{item.name} ({detail})", icon="OUTLINER_OB_POINTCLOUD")
+            if can_import:
+                imp = row.row(align=True)
+                imp.enabled = exists
+                op = imp.operator("tween4d.import_asset", text="", icon="IMPORT")
+                op.directory = item.path
+            op = row.operator("wm.path_open", text="", icon="FILE_FOLDER")
+            op.filepath = item.path
+            op = row.operator("tween4d.remove_recent", text="", icon="X")
+            op.index = index
+
+
+classes = (VIEW3D_PT_tween4d, VIEW3D_PT_tween4d_settings, VIEW3D_PT_tween4d_engines, VIEW3D_PT_tween4d_recent)

@@ -1,0 +1,1 @@
+"""Dynamic 3D Gaussians sampled on the lifted surface."""

@@ -1,0 +1,5 @@
+"""Pipelines: short lists of stages from inputs to an asset (one function per mode)."""
+
+from .two_image import STAGES, GenerateResult, generate_two_image
+
+__all__ = ["STAGES", "GenerateResult", "generate_two_image"]

@@ -1,0 +1,163 @@
+"""``python -m backend serve``: the JSON-lines server the Blender add-on talks to.
+
+Reads requests from stdin and writes events to stdout, one JSON object per
+line (``backend.protocol``). One job runs at a time in a worker thread; the
+main thread keeps reading, so ``cancel`` is seen at once and the job stops at
+its next progress report (stages report several times a second). End of
+stdin (the add-on closed the pipe, or Blender exited) cancels the job and
+exits, so the backend never outlives its client.
+
+stdout carries the protocol only: the real stdout is kept on a private file
+descriptor and fd 1 is pointed at stderr, so stray prints from libraries
+cannot corrupt the stream.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import sys
+import threading
+import traceback
+from typing import BinaryIO, Optional
+
+from . import __version__
+from .errors import Cancelled, Tween4DError
+from .protocol import MAX_LINE_BYTES, PROTOCOL_VERSION, ProtocolError, decode, encode
+from .settings import DEFAULT_ENGINES
+
+REQUIRED_MODULES = {"numpy": "numpy", "cv2": "opencv-python-headless", "scipy": "scipy", "PIL": "pillow", "triangle": "triangle"}
+EXIT_GRACE_S = 5.0
+
+
+def dependency_problems() -> list[str]:
+    """Names of missing required packages, as sentences (empty when ready)."""
+    return [
+        f"{pkg} is not installed in {sys.executable}"
+        for mod, pkg in REQUIRED_MODULES.items()
+        if importlib.util.find_spec(mod) is None
+    ]
+
+
+class Server:
+    """The request loop. ``stdin``/``stdout`` are binary streams."""
+
+    def __init__(self, stdin: BinaryIO, stdout: BinaryIO):
+        self.stdin = stdin
+        self.stdout = stdout
+        self._lock = threading.Lock()
+        self._job: Optional[threading.Thread] = None
+        self._job_id: Optional[str] = None
+        self._cancel = threading.Event()
+        self._closed = False
+
+    def send(self, message: dict) -> None:
+        """Write one event line; a closed pipe ends the server quietly."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self.stdout.write(encode(message))
+                self.stdout.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                self._closed = True
+                self._cancel.set()
+
+    def _error(self, job_id, code: str, message: str, hint: str = "") -> None:
+        self.send({"type": "error", "id": job_id, "code": code, "message": message, "hint": hint})
+
+    def serve(self) -> int:
+        """Run until stdin closes or ``shutdown`` arrives. Returns the exit code."""
+        while not self._closed:
+            line = self.stdin.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                break
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                # Swallow the rest of an over-long line instead of buffering it.
+                while line and not line.endswith(b"\n"):
+                    line = self.stdin.readline(MAX_LINE_BYTES)
+                self._error(None, "protocol", f"request line longer than {MAX_LINE_BYTES} bytes was ignored")
+                continue
+            if not line.strip():
+                continue
+            try:
+                msg = decode(line)
+            except ProtocolError as exc:
+                self._error(None, "protocol", f"malformed request ignored: {exc}")
+                continue
+            if not self.dispatch(msg):
+                break
+        self.shutdown()
+        return 0
+
+    def dispatch(self, msg: dict) -> bool:
+        """Handle one request. Returns False when the server should stop."""
+        kind = msg["type"]
+        if kind == "hello":
+            problems = dependency_problems()
+            self.send({
+                "type": "hello",
+                "protocol": PROTOCOL_VERSION,
+                "backend": __version__,
+                "python": platform.python_version(),
+                "executable": sys.executable,
+                "engines": {stage: [name] for stage, name in DEFAULT_ENGINES.items()},
+                "ready": not problems,
+                "problems": problems,
+            })
+        elif kind == "generate":
+            self._start_job(msg)
+        elif kind == "cancel":
+            if self._job is not None and self._job.is_alive() and msg.get("id") in (None, self._job_id):
+                self._cancel.set()
+        elif kind == "shutdown":
+            return False
+        else:
+            self._error(msg.get("id"), "protocol", f"unknown request type {kind!r}")
+        return True
+
+    def _start_job(self, msg: dict) -> None:
+        job_id = str(msg.get("id") or "job")
+        if self._job is not None and self._job.is_alive():
+            self._error(job_id, "busy", "a job is already running", "Wait for it to finish or cancel it.")
+            return
+        self._cancel = threading.Event()
+        self._job_id = job_id
+        self._job = threading.Thread(target=self._run, args=(job_id, msg), name=f"job-{job_id}", daemon=True)
+        self._job.start()
+
+    def _run(self, job_id: str, msg: dict) -> None:
+        from .jobs import run_job
+
+        def sink(event: dict) -> None:
+            self.send({**event, "id": job_id})
+
+        try:
+            result = run_job(msg, sink=sink, cancel=self._cancel)
+        except Cancelled:
+            self.send({"type": "cancelled", "id": job_id})
+        except Tween4DError as exc:
+            self._error(job_id, exc.code, exc.message, exc.hint)
+        except MemoryError:
+            self._error(job_id, "memory", "the job ran out of memory", "Use draft quality or smaller images.")
+        except Exception as exc:  # a bug: report it instead of dying silently
+            self.send({"type": "log", "id": job_id, "level": "debug", "message": traceback.format_exc()})
+            self._error(job_id, "internal", f"internal error: {type(exc).__name__}: {exc}",
+                        "Please report this with the log; try draft quality or other engines meanwhile.")
+        else:
+            self.send({"type": "result", "id": job_id, "asset": str(result.asset_dir), "summary": result.summary})
+
+    def shutdown(self) -> None:
+        """Cancel a running job and wait briefly for it to clean up."""
+        self._cancel.set()
+        if self._job is not None:
+            self._job.join(EXIT_GRACE_S)
+
+
+def main() -> int:
+    """Entry point of ``python -m backend serve``."""
+    proto_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return Server(sys.stdin.buffer, proto_out).serve()

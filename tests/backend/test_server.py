@@ -1,0 +1,132 @@
+"""The JSON-lines server: handshake, robustness to bad lines, progress order, cancel, errors, exit on EOF."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from backend.protocol import PROTOCOL_VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServerProcess:
+    """A real ``python -m backend serve`` subprocess with line helpers."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "backend", "serve"], cwd=ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+
+    def send(self, obj) -> None:
+        line = obj if isinstance(obj, (bytes, str)) else json.dumps(obj)
+        if isinstance(line, str):
+            line = line.encode()
+        self.proc.stdin.write(line.rstrip(b"\n") + b"\n")
+        self.proc.stdin.flush()
+
+    def read(self) -> dict:
+        line = self.proc.stdout.readline()
+        assert line, "backend closed its stdout: " + self.proc.stderr.read().decode()[-2000:]
+        return json.loads(line)
+
+    def until_terminal(self, limit: float = 300) -> list[dict]:
+        events, t0 = [], time.monotonic()
+        while time.monotonic() - t0 < limit:
+            ev = self.read()
+            events.append(ev)
+            if ev["type"] in ("result", "error", "cancelled"):
+                return events
+        raise AssertionError("no terminal event in time")
+
+    def close(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            return self.proc.wait(timeout=15)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def server():
+    s = ServerProcess()
+    yield s
+    if s.proc.poll() is None:
+        s.proc.kill()
+        s.proc.wait()
+
+
+def _job(examples_dir, out, **settings):
+    pair = examples_dir / "telescope"
+    return {"type": "generate", "id": "j1", "mode": "two_image",
+            "inputs": {"start": str(pair / "start.png"), "end": str(pair / "end.png")},
+            "output": str(out), "settings": {"quality": "draft", "frames": 8, **settings}}
+
+
+def test_handshake_and_bad_lines_do_not_kill_the_server(server):
+    server.send({"type": "hello", "protocol": PROTOCOL_VERSION})
+    hello = server.read()
+    assert hello["type"] == "hello" and hello["protocol"] == PROTOCOL_VERSION and hello["ready"] is True
+    server.send(b"this is not json")
+    assert server.read()["code"] == "protocol"
+    server.send({"no": "type"})
+    assert server.read()["code"] == "protocol"
+    server.send({"type": "frobnicate"})
+    assert "unknown request" in server.read()["message"]
+    server.send({"type": "hello", "protocol": PROTOCOL_VERSION})
+    assert server.read()["type"] == "hello"
+    assert server.close() == 0, "end of stdin must end the server"
+
+
+def test_progress_is_ordered_and_result_is_a_valid_asset(server, examples_dir, tmp_path):
+    from backend.asset import load_asset
+
+    server.send(_job(examples_dir, tmp_path / "asset"))
+    events = server.until_terminal()
+    assert events[-1]["type"] == "result", events[-1]
+    progress = [e for e in events if e["type"] == "progress"]
+    overall = [e["overall"] for e in progress]
+    assert overall == sorted(overall), "overall progress must never go back"
+    stages = [e["stage_index"] for e in progress]
+    assert stages == sorted(stages) and stages[0] == 0 and stages[-1] == progress[-1]["stage_count"] - 1
+    assert all(e["id"] == "j1" for e in events)
+    asset = load_asset(events[-1]["asset"])
+    assert asset.manifest["frame_count"] == 8
+
+
+def test_cancel_stops_quickly_and_leaves_no_asset(server, examples_dir, tmp_path):
+    out = tmp_path / "asset"
+    server.send(_job(examples_dir, out, quality="standard", frames=49))
+    while True:  # cancel once the job is well under way
+        ev = server.read()
+        if ev["type"] == "progress" and ev["stage"] == "inbetween":
+            break
+        assert ev["type"] in ("progress", "log"), ev
+    t0 = time.monotonic()
+    server.send({"type": "cancel", "id": "j1"})
+    events = server.until_terminal()
+    assert events[-1]["type"] == "cancelled"
+    assert time.monotonic() - t0 < 2.5, "cancel must take effect within a second or two"
+    assert not out.exists()
+    assert not list(tmp_path.iterdir()), "no temporary folder may remain"
+
+
+def test_bad_input_gives_an_actionable_error(server, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    server.send({"type": "generate", "id": "j2", "inputs": {"start": str(bad), "end": str(tmp_path / "missing.png")},
+                 "output": str(tmp_path / "out"), "settings": {"quality": "draft", "frames": 4}})
+    err = server.until_terminal()[-1]
+    assert err["type"] == "error" and err["id"] == "j2"
+    assert err["code"].startswith("input") and err["hint"], err
+    assert "broken.png" in err["message"]
+    server.send({"type": "generate", "id": "j3", "inputs": {"start": str(bad), "end": str(bad)},
+                 "output": str(tmp_path / "out"), "settings": {"frames": 1}})
+    err = server.until_terminal()[-1]
+    assert err["code"] == "job" and "frames" in err["message"]
+    assert not (tmp_path / "out").exists()

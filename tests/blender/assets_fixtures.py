@@ -1,0 +1,176 @@
+"""Fixtures for the importer / export / camera-rig tests in real headless Blender.
+
+The asset under test comes from the ``asset_dir`` fixture: a small synthetic
+asset written with ``backend.asset.write_asset`` (Gaussians on an ellipsoid
+that bends and moves over time, a textured quad strip mesh, an off-centre
+input camera). A later fixture can produce it from the real backend instead:
+override ``asset_dir`` and every test runs on that asset.
+
+The repository root is the extension root and its modules use relative imports
+(``from ..backend.asset import ...``), so the tests import it as a package
+named ``tween4d`` (``tween4d_pkg``), as Blender does under ``bl_ext.*``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "tween4d"
+
+# Keep Blender away from the developer's own config and any model hub.
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="tween4d-blender-user-"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+bpy = pytest.importorskip("bpy", reason="bpy (headless Blender) is not installed")
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from backend.asset import AnimatedMesh, Asset, Camera, Gaussians, write_asset  # noqa: E402
+
+
+def load_package(name: str = PACKAGE):
+    """Make the repository root importable as package ``name`` without running its ``__init__``."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = [str(ROOT)]
+    mod = importlib.util.module_from_spec(spec)
+    mod.__path__ = [str(ROOT)]
+    sys.modules[name] = mod
+    return mod
+
+
+def addon_module(sub: str):
+    """Import ``tween4d.addon.<sub>`` (e.g. "importer")."""
+    load_package()
+    return importlib.import_module(f"{PACKAGE}.addon.{sub}")
+
+
+def asset_api():
+    """``tween4d.backend.asset``: the same module (and AssetError class) the add-on raises from."""
+    load_package()
+    return importlib.import_module(f"{PACKAGE}.backend.asset")
+
+
+def synthetic_means(t: int, n: int, seed: int = 0) -> np.ndarray:
+    """float32 [T, N, 3]: points on an ellipsoid (about 1 m tall) that sway and lift over time."""
+    rng = np.random.default_rng(seed)
+    d = rng.normal(size=(n, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    base = d * np.array([0.3, 0.2, 0.5])
+    out = np.empty((t, n, 3), np.float32)
+    for i in range(t):
+        s = i / max(t - 1, 1)
+        bend = 0.25 * s * (base[:, 2] + 0.5) ** 2  # more sway higher up: not a rigid shift
+        out[i] = base + np.stack([bend, 0.05 * s * np.ones(n), 0.1 * s * np.ones(n)], axis=1)
+    return out
+
+
+def make_test_asset(
+    out_dir: Path, *, n: int = 500, t: int = 8, with_mesh: bool = True, fps: float = 24.0, seed: int = 0, camera: Camera | None = None
+) -> Path:
+    """Write a small valid asset and return its folder.
+
+    The default input camera is 3 m in front (-Y) with an off-centre principal
+    point, so tests also exercise the lens shift.
+    """
+    rng = np.random.default_rng(seed)
+    means = synthetic_means(t, n, seed)
+    q = rng.normal(size=(n, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    g = Gaussians(
+        means=means,
+        colors=rng.uniform(size=(n, 3)).astype(np.float32),
+        opacities=rng.uniform(0.2, 1.0, size=n).astype(np.float32),
+        scales=rng.uniform(0.005, 0.02, size=(n, 3)).astype(np.float32),
+        rotations=q.astype(np.float32),
+    )
+    cam = camera
+    if cam is None:
+        cam = Camera.looking_along_y(160, 120, 180.0, (0.0, -3.0, 0.0))
+        cam.cx, cam.cy = 86.0, 55.0
+    mesh = None
+    if with_mesh:
+        cols = 6
+        x = np.linspace(-0.3, 0.3, cols)
+        z = np.linspace(-0.5, 0.5, 3)
+        xx, zz = np.meshgrid(x, z)
+        v0 = np.stack([xx.ravel(), np.full(xx.size, -0.2), zz.ravel()], axis=1)
+        faces = []
+        for r in range(2):
+            for c in range(cols - 1):
+                a, b = r * cols + c, r * cols + c + 1
+                faces += [[a, b, b + cols], [a, b + cols, a + cols]]
+        verts = np.stack([v0 + np.array([0.1 * i / max(t - 1, 1), 0, 0.05 * i]) for i in range(t)]).astype(np.float32)
+        uv = np.stack([(xx.ravel() + 0.3) / 0.6, (zz.ravel() + 0.5)], axis=1).astype(np.float32)
+        tex = np.zeros((8, 8, 3), np.uint8)
+        tex[:, :, 0] = np.linspace(0, 255, 8, dtype=np.uint8)[None, :]
+        mesh = AnimatedMesh(vertices=verts, faces=np.array(faces, np.int32), uv=uv, texture=tex)
+    manifest = {
+        "mode": "two_image",
+        "fps": fps,
+        "keyframes": [0, t - 1],
+        "camera": cam.to_dict(),
+        "settings": {},
+        "engines": {},
+        "generator": {"name": "tween4d", "version": "test"},
+        "timings_s": {},
+    }
+    return write_asset(out_dir, Asset(manifest=manifest, gaussians=g, mesh=mesh))
+
+
+@pytest.fixture(scope="session")
+def tween4d_pkg():
+    """The repository imported as package ``tween4d``."""
+    return load_package()
+
+
+@pytest.fixture(scope="session")
+def asset_dir(tmp_path_factory) -> Path:
+    """A complete asset folder: 500 Gaussians x 8 frames + a 36-triangle textured mesh."""
+    return make_test_asset(tmp_path_factory.mktemp("assets") / "wobble")
+
+
+@pytest.fixture()
+def empty_scene():
+    """An empty factory scene (no camera, frame_start 1) for each test."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    yield bpy.context.scene
+
+
+OPERATOR_MODULES = ("import_asset", "export", "camera_rig")
+
+
+@pytest.fixture(scope="session")
+def tween4d_operators():
+    """Register this package's import / export / camera-rig operators (unless already registered)."""
+    load_package()
+    mine = []
+    for name in OPERATOR_MODULES:
+        module = importlib.import_module(f"{PACKAGE}.addon.operators.{name}")
+        for cls in module.classes:
+            if not hasattr(bpy.types, cls.__name__):
+                bpy.utils.register_class(cls)
+                mine.append(cls)
+    yield bpy.ops.tween4d
+    for cls in reversed(mine):
+        bpy.utils.unregister_class(cls)
+
+
+DATA_KINDS = ("objects", "meshes", "materials", "node_groups", "images", "cameras", "collections", "actions", "shape_keys")
+
+
+def datablock_counts() -> dict[str, int]:
+    """How many datablocks of each kind the file holds (to catch leftovers and orphans)."""
+    return {k: len(getattr(bpy.data, k)) for k in DATA_KINDS}
