@@ -2,45 +2,49 @@
 
 Importing this package imports nothing from Blender (``addon.client`` and
 ``addon.install_runner`` are usable from plain Python); ``register()`` imports
-the ``bpy`` modules and registers their ``classes`` tuples. Operator modules
-listed in ``operators.OPTIONAL_MODULES`` are registered when they exist.
+the ``bpy`` modules, registers their ``classes`` tuples and appends their
+File > Import/Export menu entries.
 """
 
 from __future__ import annotations
-
-import importlib
 
 _registered: list = []
 
 
 def _class_modules() -> list:
     from . import panels, preferences, properties
-    from .operators import CORE_MODULES, OPTIONAL_MODULES
+    from .operators import camera_rig, export, generate, import_asset, install
 
-    modules = [properties, preferences]
-    modules += [importlib.import_module(f".operators.{name}", __package__) for name in CORE_MODULES]
-    for name in OPTIONAL_MODULES:
-        full = f"{__package__}.operators.{name}"
-        try:
-            modules.append(importlib.import_module(full))
-        except ModuleNotFoundError as exc:
-            if exc.name != full:  # the module exists but one of its imports is missing: a real bug
-                raise
-    modules.append(panels)  # last: panels draw the operators above
-    return modules
+    # Panels last: they draw the operators above.
+    return [properties, preferences, generate, install, import_asset, export, camera_rig, panels]
+
+
+_MENUS = {"menu_func_import": "TOPBAR_MT_file_import", "menu_func_export": "TOPBAR_MT_file_export"}
+_menu_entries: list = []
 
 
 def register() -> None:
-    """Register every class, attach the properties, install the load handler."""
+    """Register every class, attach the properties and menu entries, install the load handler."""
     import bpy
 
     from . import properties, session
 
-    for module in _class_modules():
-        for cls in module.classes:
-            bpy.utils.register_class(cls)
-            _registered.append(cls)
-    properties.register_properties()
+    try:
+        modules = _class_modules()
+        for module in modules:
+            for cls in module.classes:
+                bpy.utils.register_class(cls)
+                _registered.append(cls)
+        properties.register_properties()
+        for module in modules:
+            for func_name, menu_name in _MENUS.items():
+                func = getattr(module, func_name, None)
+                if func is not None:
+                    getattr(bpy.types, menu_name).append(func)
+                    _menu_entries.append((menu_name, func))
+    except Exception:
+        unregister()  # leave nothing half-registered behind
+        raise
     if session.reset_stale_state not in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.append(session.reset_stale_state)
 
@@ -54,6 +58,9 @@ def unregister() -> None:
     session.shutdown_all()
     if session.reset_stale_state in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(session.reset_stale_state)
+    while _menu_entries:
+        menu_name, func = _menu_entries.pop()
+        getattr(bpy.types, menu_name).remove(func)
     properties.unregister_properties()
     while _registered:
         cls = _registered.pop()

@@ -35,6 +35,7 @@ import atexit
 import collections
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import threading
@@ -54,6 +55,7 @@ CODE_TIMEOUT = "backend.timeout"
 
 INSTALL_HINT = "Run Install Dependencies in Edit > Preferences > Add-ons > Tween4D."
 STDERR_TAIL_LINES = 200
+STDERR_LINE_BYTES = 1 << 16
 
 
 class BackendError(RuntimeError):
@@ -88,14 +90,16 @@ def hint_for_stderr(stderr_tail: str) -> str:
         return INSTALL_HINT
     if "MemoryError" in stderr_tail or "out of memory" in stderr_tail.lower():
         return "The backend ran out of memory: use draft quality or smaller images."
-    return "See the backend output quoted above; if it persists, repair dependencies in the add-on preferences or report a bug."
+    return ("See the backend output quoted above; if it persists, repair dependencies in the add-on "
+            "preferences or report a bug.")
 
 
 class BackendClient:
     """One backend process and its jobs.
 
     Args:
-        interpreter: the Python executable of the backend environment.
+        interpreter: the Python executable of the backend environment (a path,
+            or a command name found on PATH).
         backend_root: the folder that contains the ``backend`` package (the
             installed extension directory); it becomes the working directory
             and ``PYTHONPATH`` of the process.
@@ -160,7 +164,7 @@ class BackendClient:
         """
         if self.process is not None:
             return self
-        if not os.path.isfile(self.interpreter):
+        if not os.path.isfile(self.interpreter) and shutil.which(self.interpreter) is None:
             raise BackendError(
                 f"The backend Python interpreter was not found: {self.interpreter}",
                 INSTALL_HINT + " Or set an existing Python 3.11+ interpreter there.",
@@ -354,8 +358,8 @@ class BackendClient:
                 if event.get("id") == job_id and event.get("type") in protocol.TERMINAL_EVENTS:
                     if timed_out and event["type"] != "result":
                         return {"type": "error", "id": job_id, "code": CODE_TIMEOUT, "message": timed_out,
-                                "hint": "The backend may be stuck: try again, use draft quality, or repair dependencies.",
-                                "synthetic": True}
+                                "hint": "The backend may be stuck: try again, use draft quality, "
+                                        "or repair dependencies.", "synthetic": True}
                     return event
             if timed_out is None:
                 if timeout is not None and now - started > timeout:
@@ -427,7 +431,8 @@ class BackendClient:
 
     def _read_stderr(self) -> None:
         stream = self.process.stderr
-        for raw in iter(stream.readline, b""):
+        # Bounded reads: one endless line must not grow memory.
+        for raw in iter(lambda: stream.readline(STDERR_LINE_BYTES), b""):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             with self._lock:
                 self._stderr.append(line)
@@ -530,7 +535,7 @@ class BackendClient:
                 self._failed = failure
                 self._ready.set()
             for job_id in sorted(self._open_jobs):
-                if job_id in self._cancel_at:
+                if job_id in self._cancel_at or self._closing:
                     self._events.put({"type": "cancelled", "id": job_id, "synthetic": True})
                 else:
                     self._events.put(BackendError(
@@ -539,7 +544,8 @@ class BackendClient:
                     ).as_event(job_id))
             self._open_jobs.clear()
             if handshake_done and not self._closing and self._failed is None:
-                self._failed = BackendError(f"The backend exited (exit code {code}).", hint_for_stderr(tail), CODE_CRASHED)
+                self._failed = BackendError(f"The backend exited (exit code {code}).", hint_for_stderr(tail),
+                                            CODE_CRASHED)
 
 
 _LIVE_CLIENTS: "weakref.WeakSet[BackendClient]" = weakref.WeakSet()

@@ -22,7 +22,8 @@ ENGINE_CHOICES: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("auto", "Auto", "Use the image's alpha channel if it has one, else key out a plain background"),
         ("alpha", "Alpha Channel", "Use the image's alpha channel as the object mask"),
         ("key", "Plain Background", "Key out a plain, evenly coloured background"),
-        ("u2netp", "U2-Net-P Matting", "Small salient-object matting network run on the CPU (bundled, no download)"),
+        ("u2netp", "U2-Net-P Matting",
+         "Small salient-object matting network run on the CPU (bundled, no download)"),
     ),
     "inbetween": (
         ("arap", "ARAP Interpolation",
@@ -32,7 +33,8 @@ ENGINE_CHOICES: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("motion", "Motion Magnitude", "Pick keyframes where the accumulated 2D motion is largest"),
     ),
     "geometry": (
-        ("inflate", "Silhouette Inflation", "Inflate the silhouette into a rounded 2.5D shape, textured front and back"),
+        ("inflate", "Silhouette Inflation",
+         "Inflate the silhouette into a rounded 2.5D shape, textured front and back"),
     ),
     "motion": (
         ("lift", "Lift 2D Motion", "Lift the 2D motion onto the 3D shape with a rigidity regulariser"),

@@ -94,7 +94,8 @@ def image_to_file(image: bpy.types.Image, temp_dir: str, stem: str) -> str:
         rgba[..., :3] = pixels[..., :1]
     if channels == 4:
         rgba[..., 3] = pixels[..., 3]
-    if image.is_float and image.colorspace_settings.name not in ("sRGB", "Non-Color"):
+    # Float buffers hold scene-linear values whatever the file's colour space was.
+    if image.is_float and image.colorspace_settings.name != "Non-Color":
         rgba[..., :3] = _linear_to_srgb(rgba[..., :3])
     data = np.clip(np.round(rgba * 255.0), 0, 255).astype(np.uint8)
     out = os.path.join(temp_dir, f"{stem}.png")

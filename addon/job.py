@@ -51,12 +51,26 @@ def output_root(settings) -> str:
     return os.path.normpath(bpy.path.abspath(raw))
 
 
-def asset_dir_for(settings, start_path: str) -> str:
-    """The asset folder of the next job: the asset name, or the start image's name plus the local time."""
+# File names that say nothing about the object: the folder name is used instead.
+_GENERIC_STEMS = {"start", "end", "first", "last", "image", "img", "input", "frame", "0", "1"}
+
+
+def input_label(image_input) -> str:
+    """A short name for an input: the image data-block's name, or the file's name (its folder's if generic)."""
+    if image_input.source == "IMAGE" and image_input.image is not None:
+        return os.path.splitext(image_input.image.name)[0]
+    path = bpy.path.abspath(image_input.filepath.strip())
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if stem.lower() in _GENERIC_STEMS:
+        stem = os.path.basename(os.path.dirname(os.path.normpath(path))) or stem
+    return stem
+
+
+def asset_dir_for(settings, label: str) -> str:
+    """The asset folder of the next job: the asset name, or ``label`` (the start image's name) plus the local time."""
     name = settings.asset_name.strip()
     if not name:
-        stem = os.path.splitext(os.path.basename(start_path))[0]
-        name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        name = f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     return os.path.join(output_root(settings), _safe_name(name))
 
 
@@ -79,7 +93,7 @@ def prepare_job(context, prefs) -> PreparedJob:
     try:
         start = resolve_image_input(settings.start, "start", temp_dir)
         end = resolve_image_input(settings.end, "end", temp_dir)
-        output = asset_dir_for(settings, start)
+        output = asset_dir_for(settings, input_label(settings.start))
         _check_output(output)
     except BaseException:
         shutil.rmtree(temp_dir, ignore_errors=True)

@@ -113,7 +113,7 @@ def draw_install_box(layout, context, prefs) -> None:
     row.operator("tween4d.install_dependencies", text=label, icon="IMPORT")
     row.operator("tween4d.check_backend", text="Check", icon="VIEWZOOM")
     if not bpy.app.online_access:
-        box.label(text="Installing needs online access (Preferences > System > Network)", icon="INTERNET_DEACTIVATED")
+        box.label(text="Installing needs online access (Preferences > System > Network)", icon="INTERNET_OFFLINE")
 
 
 def get_preferences(context=None) -> TWEEN4D_AP_preferences:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m backend {generate,serve,validate}``.
+"""Command line: ``python -m backend {generate,serve,validate,models}``.
 
 ``generate`` shows a progress bar per stage and a summary; errors print
 their message and what to do, with a non-zero exit code:
@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check an asset directory against the format")
     v.add_argument("asset", type=Path)
+
+    from .models_cli import add_models_parser
+
+    add_models_parser(sub)
     return p
 
 
@@ -162,6 +166,10 @@ def main(argv=None) -> int:
         return serve_main()
     if args.command == "validate":
         return cmd_validate(args)
+    if args.command == "models":
+        from .models_cli import cmd_models
+
+        return cmd_models(args)
     try:
         return cmd_generate(args)
     except Exception:  # keep the traceback for bug reports, with a clear exit code

@@ -9,6 +9,7 @@ server sends (see ``backend.protocol``).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import contextmanager
@@ -92,6 +93,69 @@ class Progress:
         yield self
         self.timings[name] = round(time.perf_counter() - t0, 3)
         self.update(1.0, force=True)
+
+
+    def span(self, lo: float, hi: float) -> "SubProgress":
+        """A view of the current stage that maps 0..1 onto ``lo``..``hi`` of it.
+
+        For a stage that calls the same step several times (e.g. foreground of
+        the start, then of the end image), so its bar never goes back.
+        """
+        return SubProgress(self, lo, hi)
+
+
+class SubProgress:
+    """The part ``lo``..``hi`` of a ``Progress`` stage; same ``update``/``check``/``log`` interface."""
+
+    def __init__(self, parent: Progress, lo: float, hi: float):
+        self.parent, self.lo, self.hi = parent, lo, hi
+
+    def update(self, fraction: float, message: str = "", force: bool = False) -> None:
+        f = min(max(float(fraction), 0.0), 1.0)
+        self.parent.update(self.lo + (self.hi - self.lo) * f, message, force)
+
+    def check(self) -> None:
+        self.parent.check()
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.parent.log(message, level)
+
+    def span(self, lo: float, hi: float) -> "SubProgress":
+        return SubProgress(self.parent, self.lo + (self.hi - self.lo) * lo, self.lo + (self.hi - self.lo) * hi)
+
+
+class forward_logs(logging.Handler):
+    """Context manager: while active, records of the ``backend`` loggers go to ``progress.log``.
+
+    Stages log with the standard ``logging`` module; a job shows those lines
+    to the person (CLI, add-on) without the stages knowing about the sink.
+    """
+
+    LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}
+
+    def __init__(self, progress: "Progress", logger_name: str = "backend", level: int = logging.INFO):
+        super().__init__(level)
+        self.progress = progress
+        self.logger = logging.getLogger(logger_name)
+        self._old_level = self.logger.level
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = self.LEVELS.get(record.levelno, "warning")
+        try:
+            self.progress.log(record.getMessage(), level)
+        except Exception:  # a log line must never break a job
+            pass
+
+    def __enter__(self):
+        self.logger.addHandler(self)
+        if self.logger.level == logging.NOTSET or self.logger.level > self.level:
+            self.logger.setLevel(self.level)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self._old_level)
+        return False
 
 
 def null_progress(name: str = "work") -> Progress:

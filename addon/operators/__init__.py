@@ -1,9 +1,9 @@
 """Operators. Each module exposes a ``classes`` tuple that ``addon.register()`` registers.
 
-``CORE_MODULES`` ship with the add-on shell (generate/cancel, install/check);
-``OPTIONAL_MODULES`` (import, bake + export, camera rigs) are registered when
-present.
-"""
+* ``generate``: ``tween4d.generate`` (modal / blocking), ``tween4d.cancel``, recent-result helpers.
+* ``install``: ``tween4d.install_dependencies``, ``tween4d.cancel_install``, ``tween4d.check_backend``.
+* ``import_asset``, ``export``, ``camera_rig``: import an asset, bake + export, camera rigs.
 
-CORE_MODULES = ("generate", "install")
-OPTIONAL_MODULES = ("import_asset", "export", "camera_rig")
+A module may also define ``menu_func_import`` / ``menu_func_export``, which
+``register()`` appends to File > Import / File > Export.
+"""

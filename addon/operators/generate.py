@@ -1,8 +1,8 @@
 """``tween4d.generate`` (modal in the UI, blocking in background mode) and ``tween4d.cancel``.
 
 The UI path never waits: ``invoke`` submits the job and a 0.1 s window timer
-drives ``modal``, which drains ``BackendClient.poll()`` into
-``WindowManager.tween4d_job`` and redraws the sidebar. ESC or the Cancel
+drives ``modal``, whose ``JobDriver.tick()`` drains ``BackendClient.poll()``
+into ``WindowManager.tween4d_job``; then the sidebar is redrawn. ESC or the Cancel
 button cancels (the client escalates to terminate/kill if the backend does not
 stop). Background mode (``blender -b``, scripts, tests) runs no timers, so
 ``execute`` uses ``BackendClient.run_blocking``. Pattern after Blender's
@@ -12,10 +12,8 @@ extension manager (``bl_pkg``: modal timer + ESC, blocking path when
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from pathlib import Path
 from typing import Optional
 
 import bpy
@@ -24,27 +22,13 @@ from bpy.types import Operator
 from .. import session
 from ..client import BackendError
 from ..image_inputs import InputProblem
+from ..importer import import_asset
 from ..job import PreparedJob, prepare_job
+from ..job_driver import JobDriver, apply_event
 from ..preferences import get_preferences
 from ..properties import add_recent
 
 TIMER_INTERVAL_S = 0.1
-STAGE_LABELS = {
-    "load": "Loading images",
-    "foreground": "Separating the object",
-    "mesh": "Meshing the silhouette",
-    "inbetween": "In-betweening",
-    "keyframes": "Choosing keyframes",
-    "geometry": "Building 3D shape",
-    "motion": "Lifting motion to 3D",
-    "gaussians": "Placing Gaussians",
-    "write": "Writing the asset",
-}
-
-
-def importer_available() -> bool:
-    """True when the asset importer module ships with the add-on."""
-    return (Path(__file__).absolute().parent.parent / "importer.py").is_file()
 
 
 def tag_redraw(context) -> None:
@@ -54,38 +38,6 @@ def tag_redraw(context) -> None:
         for area in window.screen.areas:
             if area.type in {"VIEW_3D", "PREFERENCES"}:
                 area.tag_redraw()
-
-
-def stage_text(event: dict) -> str:
-    """Progress bar text of a ``progress`` event, e.g. ``"2/5 In-betweening 40%"``."""
-    name = event.get("stage") or ""
-    label = STAGE_LABELS.get(name, name.replace("_", " ").capitalize() or "Working")
-    index, count = event.get("stage_index", -1), event.get("stage_count", 0)
-    prefix = f"{index + 1}/{count} " if isinstance(index, int) and index >= 0 and count else ""
-    return f"{prefix}{label} {round(100 * float(event.get('fraction') or 0.0))}%"
-
-
-def apply_event(state, event: dict, job_id: str) -> Optional[dict]:
-    """Copy a backend event into ``tween4d_job`` state; return it if it ends ``job_id``'s job."""
-    kind = event.get("type")
-    same_job = event.get("id") == job_id
-    if kind == "progress" and same_job:
-        state.progress = min(max(float(event.get("overall") or 0.0), 0.0), 1.0)
-        state.stage = stage_text(event)
-        if event.get("message"):
-            state.message = str(event["message"])[:400]
-    elif kind == "log" and event.get("level") != "debug":
-        state.message = str(event.get("message", ""))[:400]
-    elif kind == "error" and not same_job:
-        # An error about no job in particular (a refused request): show it, keep waiting.
-        state.message = f"Backend: {event.get('message', '')}"[:400]
-    if same_job and kind in ("result", "error", "cancelled"):
-        return event
-    return None
-
-
-def _split_lines(text: str, limit: int = 10) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()][:limit]
 
 
 class TWEEN4D_OT_generate(Operator):
@@ -99,9 +51,7 @@ class TWEEN4D_OT_generate(Operator):
     _client = None
     _prepared: Optional[PreparedJob] = None
     _job_id: str = ""
-    _cancel_sent: bool = False
-    _last_event_time: float = 0.0
-    _stalled: bool = False
+    _driver: Optional[JobDriver] = None
 
     @classmethod
     def poll(cls, context):
@@ -141,9 +91,6 @@ class TWEEN4D_OT_generate(Operator):
         state.progress = 0.0
         state.stage = "Starting the backend..."
         state.message = ""
-        self._cancel_sent = False
-        self._stalled = False
-        self._last_event_time = time.monotonic()
         return True
 
     def _fail(self, context, code: str, message: str, hint: str) -> None:
@@ -192,12 +139,7 @@ class TWEEN4D_OT_generate(Operator):
         if not settings.import_result:
             self.report({"INFO"}, f"Asset written to {asset}")
             return {"FINISHED"}
-        if not importer_available():
-            self.report({"INFO"}, f"Asset written to {asset} (the importer is not installed)")
-            return {"FINISHED"}
         try:
-            from ..importer import import_asset
-
             collection = import_asset(context, asset)
         except Exception as exc:  # noqa: BLE001 - any importer failure is shown, the asset stays on disk
             state.error_code = "import"
@@ -205,6 +147,9 @@ class TWEEN4D_OT_generate(Operator):
             state.error_hint = "Fix the problem and use Import in Recent Results."
             self.report({"WARNING"}, state.error_message)
             return {"FINISHED"}
+        if not bpy.app.background:
+            # The modal operator has no undo step of its own: give the import one.
+            bpy.ops.ed.undo_push(message="Tween4D Import")
         self.report({"INFO"}, f"Imported '{getattr(collection, 'name', asset)}' from {asset}")
         return {"FINISHED"}
 
@@ -247,58 +192,37 @@ class TWEEN4D_OT_generate(Operator):
             self._fail(context, exc.code, exc.message, exc.hint)
             return {"CANCELLED"}
         wm = context.window_manager
+        self._driver = JobDriver(self._client, self._job_id, wm.tween4d_job,
+                                 get_preferences(context).stall_timeout_s)
         self._timer = wm.event_timer_add(TIMER_INTERVAL_S, window=context.window)
         wm.modal_handler_add(self)
         tag_redraw(context)
         return {"RUNNING_MODAL"}
 
     def modal(self, context, event):
-        state = context.window_manager.tween4d_job
         if event.type == "ESC" and event.value == "PRESS":
-            state.cancel_requested = True
-            self._send_cancel()
+            context.window_manager.tween4d_job.cancel_requested = True
+            self._driver.request_cancel()
             return {"RUNNING_MODAL"}
         if event.type != "TIMER" or event.timer is not self._timer:
             return {"PASS_THROUGH"}
-        if state.cancel_requested:
-            self._send_cancel()
-        final = None
-        now = time.monotonic()
-        events = self._client.poll()
-        if events:
-            self._last_event_time = now
-        for ev in events:
-            final = apply_event(state, ev, self._job_id) or final
-        if final is None and not self._stalled:
-            limit = float(get_preferences(context).stall_timeout_s)
-            if now - self._last_event_time > limit:
-                self._stalled = True
-                state.message = f"The backend sent nothing for {limit:.0f} s: stopping it."
-                self._send_cancel()
+        final = self._driver.tick()
         tag_redraw(context)
         if final is None:
             return {"PASS_THROUGH"}
-        if self._stalled and final.get("type") != "result":
-            final = {"type": "error", "id": self._job_id, "code": "backend.timeout",
-                     "message": state.message, "hint": "The backend may be stuck: try again, use draft quality, "
-                                                       "or repair dependencies in the add-on preferences."}
         self._remove_timer(context)
         return self._finish(context, final)
 
     def cancel(self, context):
         """Blender ends the operator (file load, window closed): stop the job too."""
-        self._send_cancel()
+        if self._driver is not None:
+            self._driver.request_cancel()
         self._remove_timer(context)
         state = context.window_manager.tween4d_job
         state.running = False
         state.cancel_requested = False
         if self._prepared is not None:
             self._prepared.cleanup()
-
-    def _send_cancel(self) -> None:
-        if not self._cancel_sent and self._client is not None and self._job_id:
-            self._cancel_sent = True
-            self._client.cancel(self._job_id)
 
     def _remove_timer(self, context) -> None:
         if self._timer is not None:
@@ -351,11 +275,6 @@ class TWEEN4D_OT_remove_recent(Operator):
             return {"CANCELLED"}
         recent.remove(self.index)
         return {"FINISHED"}
-
-
-def asset_exists(path: str) -> bool:
-    """True when ``path`` holds a complete asset (its manifest is written last)."""
-    return os.path.isfile(os.path.join(path, "asset.json"))
 
 
 classes = (TWEEN4D_OT_generate, TWEEN4D_OT_cancel, TWEEN4D_OT_clear_error, TWEEN4D_OT_remove_recent)

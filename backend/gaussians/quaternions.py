@@ -89,7 +89,8 @@ def quats_from_axis_angle(axis_angle: np.ndarray) -> np.ndarray:
     return np.concatenate([np.cos(half), v * k], axis=-1)
 
 
-def extract_rotations(a: np.ndarray, q_init: np.ndarray | None = None, iterations: int = 8) -> np.ndarray:
+def extract_rotations(a: np.ndarray, q_init: np.ndarray | None = None, iterations: int = 8,
+                      tol: float = 1e-7) -> np.ndarray:
     """The rotations closest to matrices ``a`` (maximising tr(R^T A)), as quaternions.
 
     Müller, Bender, Chentanez & Macklin, "A Robust Method to Extract the
@@ -102,19 +103,21 @@ def extract_rotations(a: np.ndarray, q_init: np.ndarray | None = None, iteration
     Args:
         a: float [N, 3, 3].
         q_init: optional [N, 4] starting quaternions (identity otherwise).
-        iterations: fixed number of steps (it stops early when all converged).
+        iterations: maximum number of steps.
+        tol: a matrix whose rotation step is below ``tol`` radians is done.
 
     Returns:
         float64 [N, 4] unit quaternions (w, x, y, z).
     """
     a = np.asarray(a, dtype=np.float64)
+    a_t = a.transpose(0, 2, 1)
     q = np.tile([1.0, 0.0, 0.0, 0.0], (len(a), 1)) if q_init is None else np.asarray(q_init, dtype=np.float64).copy()
     for _ in range(iterations):
-        r = matrix_from_quats(q)
-        num = np.cross(r[:, :, 0], a[:, :, 0]) + np.cross(r[:, :, 1], a[:, :, 1]) + np.cross(r[:, :, 2], a[:, :, 2])
-        den = np.abs(np.einsum("nij,nij->n", r, a)) + 1e-9
-        omega = num / den[:, None]
-        if np.max(np.abs(omega)) < 1e-9:
+        # With M = R A^T: sum_k r_k x a_k is the axial vector of M - M^T, sum_k r_k . a_k = tr(M).
+        m = (matrix_from_quats(q) @ a_t).reshape(-1, 9)
+        den = np.abs(m[:, 0] + m[:, 4] + m[:, 8]) + 1e-9
+        omega = (m[:, [5, 6, 1]] - m[:, [7, 2, 3]]) / den[:, None]
+        if np.abs(omega).max() < tol:
             break
         q = multiply(quats_from_axis_angle(omega), q)
         q /= np.linalg.norm(q, axis=1, keepdims=True)

@@ -94,12 +94,19 @@ def match_features(start_rgb: np.ndarray, start_mask: np.ndarray, end_rgb: np.nd
 
 
 def group_matches(start: np.ndarray, end: np.ndarray, threshold_px: float = 3.0, min_inliers: int = 6,
-                  max_models: int = 8, seed: int = 0) -> Matches:
+                  max_models: int = 8, seed: int = 0, conflict_radius_px: float = 0.0) -> Matches:
     """Split matches into rigidly moving groups by sequential RANSAC; drop the rest.
 
     Each round fits a similarity transform (rotation, uniform scale, translation)
     with RANSAC to the matches not yet explained, keeps its inliers as one group
     and repeats while a model finds at least ``min_inliers`` inliers.
+
+    Repetitive texture (identical blades) produces groups that contradict each
+    other; with ``conflict_radius_px`` > 0 a group is dropped when 30% or more of
+    its matches contradict a larger group: they sit within that radius of the
+    larger group's matches in the start image but move differently, or land
+    within it of the larger group's matches in the end image while coming from
+    far away (one part cannot be in two places).
 
     Args:
         start, end: float [M, 2] matched pixel positions.
@@ -107,6 +114,7 @@ def group_matches(start: np.ndarray, end: np.ndarray, threshold_px: float = 3.0,
         min_inliers: smallest group kept.
         max_models: most groups.
         seed: OpenCV RNG seed, for reproducible results.
+        conflict_radius_px: neighbourhood of the contradiction test (0 disables it).
 
     Returns:
         ``Matches`` holding only the grouped matches.
@@ -136,9 +144,40 @@ def group_matches(start: np.ndarray, end: np.ndarray, threshold_px: float = 3.0,
         group[remaining[inl]] = len(models)
         models.append(model)
         remaining = remaining[~inl]
+    models_arr = np.asarray(models, dtype=np.float64).reshape(-1, 2, 3)
+    if conflict_radius_px > 0 and len(models_arr) > 1:
+        group, models_arr = _drop_conflicting_groups(start, end, group, models_arr, conflict_radius_px,
+                                                     3.0 * threshold_px)
     keep = group >= 0
-    return Matches(start=start[keep], end=end[keep], group=group[keep],
-                   models=np.asarray(models, dtype=np.float64).reshape(-1, 2, 3))
+    return Matches(start=start[keep], end=end[keep], group=group[keep], models=models_arr)
+
+
+def _drop_conflicting_groups(start, end, group, models, radius, tolerance):
+    """Remove smaller groups that contradict a larger one (see ``group_matches``)."""
+    alive = []
+    for j in range(len(models)):
+        mj = group == j
+        conflicts = np.zeros(int(mj.sum()), bool)
+        for i in alive:
+            mi = group == i
+            # Same place in the start image, different motion.
+            d_start = np.linalg.norm(start[mj][:, None] - start[mi][None], axis=2)
+            near = d_start.min(axis=1) < radius
+            moved_i = start[mj] @ models[i][:, :2].T + models[i][:, 2]
+            conflicts |= near & (np.linalg.norm(moved_i - end[mj], axis=1) > tolerance)
+            # Same place in the end image, from far-apart places in the start image.
+            d_end = np.linalg.norm(end[mj][:, None] - end[mi][None], axis=2)
+            k = d_end.argmin(axis=1)
+            apart = np.linalg.norm(start[mj] - start[mi][k], axis=1) > 3.0 * radius
+            conflicts |= (d_end.min(axis=1) < radius) & apart
+        if conflicts.mean() >= 0.3:
+            group[mj] = -1
+        else:
+            alive.append(j)
+    remap = np.full(len(models), -1)
+    remap[alive] = np.arange(len(alive))
+    group = np.where(group >= 0, remap[np.maximum(group, 0)], -1)
+    return group, models[alive]
 
 
 _DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,

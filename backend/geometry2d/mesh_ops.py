@@ -101,7 +101,7 @@ def barycentric(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
 
 
 def locate_points(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, face_id: np.ndarray,
-                  search_px: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                  search_px: int = 1, clamp: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Find the face and barycentric coordinates of points on a rasterized mesh.
 
     Args:
@@ -109,11 +109,14 @@ def locate_points(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, f
         vertices, faces: the mesh.
         face_id: int [H, W] the mesh's raster (``backend.render.rasterize``), -1 off the mesh.
         search_px: points whose pixel is off the mesh take the face of a covered pixel
-            within this many pixels (their barycentrics are then clipped onto it).
+            within this many pixels.
+        clamp: clip barycentrics onto the face (the point moves onto the mesh); without
+            it a point off its face keeps exact affine coordinates (some negative), so
+            ``bary @ vertices[face]`` reproduces it.
 
     Returns:
         faces_of: int64 [N] face index or -1 (not on the mesh).
-        bary: float64 [N, 3] barycentric weights (sum 1, non-negative).
+        bary: float64 [N, 3] barycentric weights (sum 1; non-negative when clamped).
     """
     pts = np.asarray(points, dtype=np.float64)
     h, w = face_id.shape
@@ -135,6 +138,8 @@ def locate_points(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, f
     ok = fid >= 0
     if ok.any():
         b = barycentric(pts[ok], vertices[faces[fid[ok]]])
-        b = np.clip(b, 0.0, None)
-        bary[ok] = b / np.maximum(b.sum(axis=1, keepdims=True), 1e-12)
+        if clamp:
+            b = np.clip(b, 0.0, None)
+            b = b / np.maximum(b.sum(axis=1, keepdims=True), 1e-12)
+        bary[ok] = b
     return fid, bary

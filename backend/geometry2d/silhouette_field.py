@@ -66,21 +66,23 @@ class SilhouetteField:
         row, col = self._pixels(pts)
         return on_image & self.mask[row, col]
 
-    def nearest_inside(self, points: np.ndarray, depth_px: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest object position for each point.
+    def nearest_inside(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest position on the object for each point.
 
         Returns:
             targets float64 [N, 2]: the point itself when on the object, else the
-            nearest object pixel centre moved ``depth_px`` further inward (along
-            the direction of travel); distance float64 [N] travelled (0 inside).
+            nearest point of the object's pixel area (the nearest object pixel's
+            centre moved half a pixel toward the point, i.e. onto its edge);
+            distance float64 [N] from the point to that target (0 on the object).
         """
         pts = np.asarray(points, dtype=np.float64)
         row, col = self._pixels(pts)
         inside = self.inside(pts)
-        target = self._nearest_in[row, col].astype(np.float64)
-        step = target - pts
-        dist = np.linalg.norm(step, axis=1)
-        target = target + depth_px * step / np.maximum(dist, 1e-9)[:, None]
+        centre = self._nearest_in[row, col].astype(np.float64)
+        step = pts - centre
+        length = np.linalg.norm(step, axis=1)
+        target = centre + np.minimum(length, 0.5)[:, None] * step / np.maximum(length, 1e-9)[:, None]
+        dist = np.maximum(length - 0.5, 0.0)
         target[inside] = pts[inside]
         dist[inside] = 0.0
         return target, dist

@@ -37,25 +37,6 @@ class WarpMaps:
     scale: float
 
 
-def _fill_outside(values: np.ndarray, covered: np.ndarray, iterations: int = 2) -> np.ndarray:
-    """Extend a map [h, w, C] a few pixels past its covered area (normalized box filtering).
-
-    Upsampling then blends with plausible values instead of the zeros outside,
-    so the map stays right up to the outline.
-    """
-    out = values.copy()
-    w = covered.astype(np.float32)
-    for _ in range(iterations):
-        num = cv2.blur(out * w[..., None], (3, 3)).reshape(out.shape)
-        den = cv2.blur(w, (3, 3))
-        grow = (w == 0) & (den > 0)
-        if not grow.any():
-            break
-        out[grow] = (num / np.maximum(den, 1e-6)[..., None])[grow]
-        w[grow] = 1.0
-    return out
-
-
 def warp_maps(deformed: np.ndarray, faces: np.ndarray, attributes: np.ndarray, width: int, height: int,
               scale: float = 1.0, depth: np.ndarray | None = None) -> WarpMaps:
     """Rasterize a deformed mesh and interpolate per-vertex attributes over it.
@@ -80,13 +61,14 @@ def warp_maps(deformed: np.ndarray, faces: np.ndarray, attributes: np.ndarray, w
     w_s, h_s = max(1, int(round(width * scale))), max(1, int(round(height * scale)))
     sx, sy = w_s / width, h_s / height
     r = rasterize(np.asarray(deformed) * np.array([sx, sy]), faces, w_s, h_s, depth=depth)
-    covered = r.mask
-    maps = _fill_outside(r.interpolate(faces, attributes), covered)
-    up = cv2.resize(maps, (width, height), interpolation=cv2.INTER_LINEAR)
-    if up.ndim == 2:
-        up = up[..., None]
-    cov = cv2.resize(covered.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    return WarpMaps(cov, up, r.face_id, float(scale))
+    covered = r.mask.astype(np.float32)
+    # Normalized convolution: upsample (map * coverage) and coverage, divide -- near the outline
+    # only covered neighbours contribute, so the maps stay right up to the edge.
+    num = cv2.resize(r.interpolate(faces, attributes) * covered[..., None], (width, height),
+                     interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
+    cov = cv2.resize(covered, (width, height), interpolation=cv2.INTER_LINEAR)
+    maps = num / np.maximum(cov, 1e-6)[..., None]
+    return WarpMaps(cov, maps, r.face_id, float(scale))
 
 
 def sample(image: np.ndarray, uv: np.ndarray, border_value: float = 0.0) -> np.ndarray:

@@ -29,7 +29,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from ..errors import InputImageError
 from ..types import InputImage
 from .pillow_limits import TEXT_CHUNK_BUDGET, TEXT_MEMORY_BUDGET, pillow_limits
-from .working import resize_rgba
+from .working import resize_rgba, working_size
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def load_image(path, *, max_pixels: int = 40_000_000, max_side: int = 8192) -> I
             side under ``MIN_SIDE`` px), ``input.too_large`` (over the pixel
             budget and not reducible while decoding).
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     _check_file(path)
     try:
         return _decode(path, max_pixels, max_side, relaxed_text=False)
@@ -169,10 +169,12 @@ def _read_opened(path: Path, im: Image.Image, max_pixels: int, max_side: int) ->
         if im.format == "JPEG":
             _draft_jpeg(im, max_pixels, max_side)
         if im.size[0] * im.size[1] > max_pixels:
+            # the longest side that fits both the side limit and the pixel budget at this aspect ratio
+            fit = min(max_side, math.isqrt(max_pixels * max(w, h) // min(w, h)))
             raise InputImageError(
                 f"{path.name} is {w}x{h} pixels ({w * h / 1e6:.0f} MP), above the {max_pixels / 1e6:.0f} MP "
                 f"that can be decoded safely.",
-                f"Downscale it so the longer side is at most {max_side} px (or save it as JPEG, which "
+                f"Downscale it so the longer side is at most {fit} px (or save it as JPEG, which "
                 f"can be decoded reduced).",
                 code="input.too_large")
 
@@ -192,11 +194,11 @@ def _read_opened(path: Path, im: Image.Image, max_pixels: int, max_side: int) ->
         log.warning("%s: ignoring unreadable EXIF orientation (%s)", path.name, exc)
     original_size = (round(im.size[0] * reduction), round(im.size[1] * reduction))
 
+    target = working_size(im.size, max_side)
     im = _reduce_to_side(im, max_side)
     rgba, alpha_channel = _to_rgba_float(im, path)
-    if max(rgba.shape[:2]) > max_side:
-        s = max_side / max(rgba.shape[:2])
-        rgba = resize_rgba(rgba, (max(1, round(rgba.shape[1] * s)), max(1, round(rgba.shape[0] * s))))
+    if (rgba.shape[1], rgba.shape[0]) != target:
+        rgba = resize_rgba(rgba, target)
 
     has_alpha = False
     if alpha_channel:
@@ -219,8 +221,8 @@ def _draft_jpeg(im: Image.Image, max_pixels: int, max_side: int) -> None:
 
 
 def _reduce_to_side(im: Image.Image, max_side: int) -> Image.Image:
-    """Integer box reduction in 8 bits before the float conversion, to keep memory low."""
-    k = math.ceil(max(im.size) / max_side)
+    """Integer box reduction in 8 bits before the float conversion, to keep memory low (never below max_side)."""
+    k = max(im.size) // max_side
     if k < 2 or im.mode in _SIXTEEN_BIT_MODES or im.mode in ("I", "F"):
         return im
     if im.mode in ("P", "PA", "1"):

@@ -32,7 +32,7 @@ from .. import PACKAGE_NAME, __version__
 from ..asset import AnimatedMesh, Asset, AssetWriteError, check_target, write_asset
 from ..asset.png import encode_png
 from ..errors import Cancelled, OutputError
-from ..progress import EventSink, Progress
+from ..progress import EventSink, Progress, forward_logs
 from ..settings import GenerateSettings
 
 STAGES = (
@@ -95,7 +95,16 @@ def generate_two_image(
         backend.errors.OutputError: the asset cannot be written where asked.
         backend.errors.Cancelled: the job was cancelled.
     """
-    # Stage modules import OpenCV/SciPy: import here so `import backend.pipeline` stays light.
+    # Stage modules import OpenCV/SciPy inside _run_stages, so `import backend.pipeline` stays light.
+    settings = settings or GenerateSettings()
+    progress = Progress(STAGES, sink, cancel)
+    with forward_logs(progress):
+        return _run_stages(Path(start_path), Path(end_path), Path(out_dir), settings, progress)
+
+
+def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: GenerateSettings,
+                progress: Progress) -> GenerateResult:
+    """The stages of ``generate_two_image`` in order (see the module docstring)."""
     from ..gaussians import sample_gaussians
     from ..geometry2d import build_silhouette_mesh
     from ..inputs import load_image, prepare_pair
@@ -107,10 +116,7 @@ def generate_two_image(
     from ..stages.keyframes import select_keyframes
     from ..stages.motion import lift_motion
 
-    settings = settings or GenerateSettings()
     preset = settings.preset
-    progress = Progress(STAGES, sink, cancel)
-    out_dir = Path(out_dir)
     t_start = time.perf_counter()
 
     with progress.stage("load"):
@@ -118,8 +124,10 @@ def generate_two_image(
             check_target(out_dir)
         except AssetWriteError as exc:
             raise OutputError(exc.strerror or str(exc), "Choose another output folder.", code="output.target") from exc
-        start_img = load_image(start_path)
-        end_img = load_image(end_path)
+        # Decoding at most twice the working size bounds memory for huge inputs;
+        # the camera keeps the original size, so renders match the input image.
+        start_img = load_image(start_path, max_side=2 * preset.working_max_side)
+        end_img = load_image(end_path, max_side=2 * preset.working_max_side)
         start_rgba, end_rgba = prepare_pair(start_img, end_img, preset.working_max_side)
         progress.log(
             f"start {start_img.size[0]}x{start_img.size[1]}, end {end_img.size[0]}x{end_img.size[1]}, "
@@ -128,9 +136,8 @@ def generate_two_image(
 
     with progress.stage("foreground"):
         fg_engine = settings.engine("foreground")
-        start_fg = extract_foreground(start_img, start_rgba, fg_engine, progress)
-        progress.update(0.5)
-        end_fg = extract_foreground(end_img, end_rgba, fg_engine, progress)
+        start_fg = extract_foreground(start_img, start_rgba, fg_engine, progress.span(0.0, 0.5))
+        end_fg = extract_foreground(end_img, end_rgba, fg_engine, progress.span(0.5, 1.0))
         progress.log(f"foreground: {start_fg.method} / {end_fg.method}")
 
     with progress.stage("mesh"):
@@ -145,7 +152,7 @@ def generate_two_image(
         progress.log(f"keyframes: {keyframes}")
 
     with progress.stage("geometry"):
-        view = input_view(start_fg.mask, start_img.size)
+        view = input_view(start_fg.mask, start_img.original_size)
         shape = build_shape(mesh, start_fg, view, settings.inflation)
 
     with progress.stage("motion"):

@@ -56,20 +56,17 @@ def blender_ext_cli() -> Path:
     return found[-1]
 
 
-@pytest.fixture
-def blender_env(tmp_path) -> dict:
-    """Environment for a Blender subprocess: its own user-resources folder, offline Hub."""
-    user = tmp_path / "blender-user"
-    user.mkdir()
+def blender_subprocess_env(user_dir: Path) -> dict:
+    """Environment for a Blender subprocess: ``user_dir`` as its user resources, offline Hub."""
+    user_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env["BLENDER_USER_RESOURCES"] = str(user)
+    env["BLENDER_USER_RESOURCES"] = str(user_dir)
     env["HF_HUB_OFFLINE"] = "1"
     env.pop("PYTHONPATH", None)
     return env
 
 
-@pytest.fixture
-def run_blender(blender_env):
+def run_blender_script(script: Path, *args: str, env: dict, timeout: float = 240.0) -> dict:
     """Run ``script`` with the venv Python (which imports bpy) and return the JSON it reports.
 
     The script prints one line ``TWEEN4D_TEST_RESULT {json}`` (``blender_helpers.emit``).
@@ -78,17 +75,40 @@ def run_blender(blender_env):
     """
     if not HAVE_BPY:
         pytest.skip("bpy is not installed")
+    proc = subprocess.run([sys.executable, str(script), *map(str, args)], cwd=str(ROOT), env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    output = f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+    assert proc.returncode == 0, f"Blender script failed with exit status {proc.returncode}\n{output}"
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    assert lines, f"Blender script reported no result\n{output}"
+    return json.loads(lines[-1][len(RESULT_MARKER):])
+
+
+def write_fake_interpreter(path: Path) -> Path:
+    """Write an executable that stands in for the backend's Python: it runs tests/fixtures/fake_backend.py.
+
+    The add-on starts ``[interpreter, "-u", "-m", "backend", "serve"]``; the
+    wrapper passes those arguments on. ``TWEEN4D_FAKE_MODE`` picks the behaviour.
+    """
+    if sys.platform == "win32":
+        pytest.skip("the fake interpreter wrapper is a POSIX shell script")
+    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_BACKEND}" "$@"\n')
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def blender_env(tmp_path) -> dict:
+    """Environment for a Blender subprocess with its own temporary user folder."""
+    return blender_subprocess_env(tmp_path / "blender-user")
+
+
+@pytest.fixture
+def run_blender(blender_env):
+    """``run_blender(script, *args, env=None)``: :func:`run_blender_script` with :func:`blender_env`."""
 
     def run(script: Path, *args: str, timeout: float = 240.0, env: dict | None = None) -> dict:
-        proc = subprocess.run(
-            [sys.executable, str(script), *map(str, args)], cwd=str(ROOT),
-            env={**blender_env, **(env or {})}, capture_output=True, text=True, timeout=timeout,
-        )
-        output = f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
-        assert proc.returncode == 0, f"Blender script failed with exit status {proc.returncode}\n{output}"
-        lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
-        assert lines, f"Blender script reported no result\n{output}"
-        return json.loads(lines[-1][len(RESULT_MARKER):])
+        return run_blender_script(script, *args, env={**blender_env, **(env or {})}, timeout=timeout)
 
     return run
 
@@ -106,17 +126,8 @@ def bpy_factory():
 
 @pytest.fixture
 def fake_interpreter(tmp_path) -> Path:
-    """An executable that stands in for the backend's Python: it runs tests/fixtures/fake_backend.py.
-
-    The add-on starts ``[interpreter, "-u", "-m", "backend", "serve"]``; the
-    wrapper passes those arguments on. ``TWEEN4D_FAKE_MODE`` picks the behaviour.
-    """
-    if sys.platform == "win32":
-        pytest.skip("the fake interpreter wrapper is a POSIX shell script")
-    wrapper = tmp_path / "fake-python"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_BACKEND}" "$@"\n')
-    wrapper.chmod(0o755)
-    return wrapper
+    """The fake backend's interpreter wrapper (see :func:`write_fake_interpreter`)."""
+    return write_fake_interpreter(tmp_path / "fake-python")
 
 
 @pytest.fixture(scope="session")
@@ -134,3 +145,30 @@ def addon_package():
     finally:
         sys.path.remove(str(holder))
         shutil.rmtree(holder, ignore_errors=True)
+
+
+@pytest.fixture
+def client_mod(addon_package):
+    """``tween4d.addon.client`` (plain Python)."""
+    from tween4d.addon import client
+
+    return client
+
+
+@pytest.fixture
+def make_client(client_mod, fake_interpreter):
+    """``make_client(mode, step_s=0.02, **kwargs)``: a ``BackendClient`` of the fake backend in ``mode``.
+
+    Every client made is closed after the test.
+    """
+    made = []
+
+    def make(mode: str, step_s: float = 0.02, **kwargs):
+        c = client_mod.BackendClient(fake_interpreter, str(ROOT),
+                                     env={"TWEEN4D_FAKE_MODE": mode, "TWEEN4D_FAKE_STEP_S": str(step_s)}, **kwargs)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close(timeout=2.0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import sys
 from pathlib import Path
 
@@ -40,6 +41,20 @@ def _world_vertices(obj, frame: int) -> list:
     ev.to_mesh_clear()
     mw = np.array(ev.matrix_world)
     return (co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]).tolist()
+
+
+def _glb_summary(path: Path) -> dict:
+    """Primitive mode, attribute names and animation interpolation from a .glb's JSON chunk."""
+    raw = path.read_bytes()
+    length = struct.unpack("<I", raw[12:16])[0]
+    doc = json.loads(raw[20 : 20 + length])
+    prim = doc["meshes"][0]["primitives"][0]
+    return {
+        "mode": prim.get("mode", 4),
+        "attributes": sorted(prim["attributes"]),
+        "targets": len(prim.get("targets", [])),
+        "interpolations": sorted({s["interpolation"] for a in doc.get("animations", []) for s in a["samplers"]}),
+    }
 
 
 def _reimport(path: Path, frame_count: int) -> dict:
@@ -84,6 +99,8 @@ def main(asset_dir: Path, out_dir: Path, result_path: Path) -> None:
         }
         for p in paths:
             entry[p.suffix[1:]] = _reimport(p, frame_count)
+            if p.suffix == ".glb":
+                entry["glb_file"] = _glb_summary(p)
         result[name] = entry
 
     # The operator path, as the panel calls it.

@@ -76,7 +76,10 @@ def test_moving_rig_is_keyed_over_the_range_and_frames_the_asset(imported, path)
         assert positions[-1][2] > positions[0][2] + 0.3
     elif path == "PAN":
         assert moved < 1e-6
-        dirs = [np.array(cam.matrix_world.to_3x3().col[2]) for f in (first, last) if scene.frame_set(f) is None]
+        dirs = []
+        for f in (first, last):
+            scene.frame_set(f)
+            dirs.append(np.array(cam.matrix_world.to_3x3().col[2]))
         assert np.degrees(np.arccos(np.clip(np.dot(dirs[0], dirs[1]), -1, 1))) > 1.0  # it turns
     else:  # ORBIT: a quarter of the way round, the camera looks from the side
         scene.frame_set(first + (last - first + 1) // 4)

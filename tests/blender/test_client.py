@@ -20,29 +20,6 @@ from backend.protocol import PROTOCOL_VERSION
 from backend.settings import DEFAULT_ENGINES
 
 
-@pytest.fixture
-def client_mod(addon_package):
-    from tween4d.addon import client
-
-    return client
-
-
-@pytest.fixture
-def make_client(client_mod, fake_interpreter):
-    """Factory of clients of the fake backend; every client is closed after the test."""
-    made = []
-
-    def make(mode: str, step_s: float = 0.02, **kwargs):
-        c = client_mod.BackendClient(fake_interpreter, str(ROOT),
-                                     env={"TWEEN4D_FAKE_MODE": mode, "TWEEN4D_FAKE_STEP_S": str(step_s)}, **kwargs)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close(timeout=2.0)
-
-
 def _job(tmp_path, name="asset", frames=5):
     return {"mode": "two_image", "inputs": {"start": "", "end": ""}, "output": str(tmp_path / name),
             "settings": {"frames": frames, "fps": 12.0, "quality": "draft"}}
@@ -132,6 +109,21 @@ def test_cancel_of_a_running_job_is_answered_by_the_backend(make_client, tmp_pat
     events = _drain_until_terminal(client, job_id)
     assert events[-1]["type"] == "cancelled" and "synthetic" not in events[-1]
     assert client.alive  # a cooperative cancel keeps the process for the next job
+    assert not (tmp_path / "asset").exists()
+
+
+def test_cancel_before_the_handshake_drops_the_held_job(make_client, tmp_path):
+    client = make_client("behave")
+    client.start()
+    job_id = client.generate(_job(tmp_path))
+    client.cancel(job_id)
+    events = _drain_until_terminal(client, job_id)
+    assert events[-1]["type"] == "cancelled" and events[-1]["synthetic"]
+    # The backend handles requests in order: had the dropped job been sent, its events would come first.
+    second = client.generate(_job(tmp_path, "second"))
+    later = _drain_until_terminal(client, second)
+    assert later[-1]["type"] == "result"
+    assert not [e for e in later if e.get("id") == job_id]
     assert not (tmp_path / "asset").exists()
 
 
@@ -252,7 +244,8 @@ def test_parse_step_reads_install_deps_progress_lines(addon_package):
 def test_install_runner_follows_steps_and_exit_code(addon_package):
     from tween4d.addon.install_runner import InstallRunner
 
-    script = "import sys\nfor k in (1, 2, 3):\n    print(f'[{k}/4] step {k}')\nprint('error: disk full', file=sys.stderr)\nsys.exit(2)\n"
+    script = ("import sys\nfor k in (1, 2, 3):\n    print(f'[{k}/4] step {k}')\n"
+              "print('error: disk full', file=sys.stderr)\nsys.exit(2)\n")
     runner = InstallRunner([sys.executable, "-c", script]).start()
     lines = []
     deadline = time.monotonic() + 30

@@ -112,6 +112,7 @@ def test_points_glb_reimports_with_the_same_points_every_frame(roundtrip, bake, 
     want = means[:, bake.thin_indices(means.shape[1], 200)]
     r = roundtrip["points"]
     assert r["source_modifiers"] == ["MESH_CACHE", "NODES"] and r["leftovers"] == {}
+    assert r["glb_file"] == {"mode": 0, "attributes": ["COLOR_0", "POSITION"], "targets": 7, "interpolations": ["LINEAR"]}
     glb = r["glb"]
     assert glb["vertex_count"] == 200 and glb["face_count"] == 0 and glb["shape_keys"] == 8
     got = np.array(glb["positions"])
@@ -123,6 +124,7 @@ def test_mesh_glb_plays_kept_frames_and_blends_linearly_between(roundtrip, asset
     verts = np.asarray(asset_api().load_asset(asset_dir).mesh.vertices)  # [8, V, 3], kept frames 0, 3, 6, 7
     r = roundtrip["mesh"]
     assert r["leftovers"] == {} and r["source_modifiers"] == ["MESH_CACHE"]
+    assert r["glb_file"]["mode"] == 4 and "TEXCOORD_0" in r["glb_file"]["attributes"] and r["glb_file"]["targets"] == 3
     glb = r["glb"]
     assert glb["shape_keys"] == 4 and glb["face_count"] == 20
     got = np.array(glb["positions"])

@@ -2,8 +2,8 @@
 
 Uses Blender's own ``blender_ext.py`` (bl_pkg/cli, shipped in the bpy wheel) to
 validate and build, then installs the zip into a fresh user folder with
-``extensions.package_install_files`` in a Blender subprocess (this file run as
-a script) and checks what got registered.
+``extensions.package_install_files`` in a Blender subprocess
+(blender_scripts/install_and_enable.py) and checks what got registered.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, blender_ext_cli, requires_bpy
+
+SCRIPTS = Path(__file__).resolve().parent / "blender_scripts"
 
 pytestmark = requires_bpy
 
@@ -67,64 +69,19 @@ def test_zip_carries_addon_backend_and_installer_but_no_dev_files(built_zip):
 
 
 def test_zip_installs_headless_and_registers_the_addon(built_zip, run_blender):
-    result = run_blender(Path(__file__), str(built_zip))
+    result = run_blender(SCRIPTS / "install_and_enable.py", str(built_zip))
     assert result["install"] == ["FINISHED"]
     assert result["enabled"] is True
     assert set(result["installed_files"]) >= {"backend", "addon", "install_deps.py", "blender_manifest.toml"}
     assert set(result["operators"]) >= {"tween4d.generate", "tween4d.cancel", "tween4d.install_dependencies",
-                                        "tween4d.check_backend"}
+                                        "tween4d.check_backend", "tween4d.import_asset", "tween4d.bake_export",
+                                        "tween4d.add_camera_rig"}
     assert result["panels"] == [True, True, True, True]
     assert result["scene_defaults"] == {"frames": 49, "fps": 24.0, "mode": "TWO_IMAGE"}
     assert result["interpreter"].endswith("backend-venv/bin/python")
-    assert "user_default/tween4d" not in result["interpreter"]  # user data lives outside the extension folder
+    # The venv lives in the extension's user folder, which survives upgrades, not in the extension folder.
+    assert not result["interpreter"].startswith(result["extension_folder"])
     # Online access is off in background mode: installing refuses with a clear message.
     assert "Allow Online Access" in result["install_offline_error"]
-    assert result["after_disable"] == {"panel": False, "scene_prop": False}
-
-
-# -- Blender side (this file run as a script by run_blender) ------------------
-
-
-def _inside_blender(zip_path: str) -> None:
-    import os
-
-    import addon_utils
-    import bpy
-    from blender_helpers import emit
-
-    result = {}
-    status = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
-    result["install"] = sorted(status)
-    package = "bl_ext.user_default.tween4d"
-    result["enabled"] = package in bpy.context.preferences.addons
-    folder = os.path.join(bpy.utils.user_resource("EXTENSIONS"), "user_default", "tween4d")
-    result["installed_files"] = sorted(os.listdir(folder))
-    result["operators"] = [f"tween4d.{name}" for name in dir(bpy.ops.tween4d)
-                           if _operator_registered(getattr(bpy.ops.tween4d, name))]
-    result["panels"] = [hasattr(bpy.types, name) for name in (
-        "VIEW3D_PT_tween4d", "VIEW3D_PT_tween4d_settings", "VIEW3D_PT_tween4d_engines", "VIEW3D_PT_tween4d_recent")]
-    settings = bpy.context.scene.tween4d
-    result["scene_defaults"] = {"frames": settings.frames, "fps": settings.fps, "mode": settings.mode}
-    result["interpreter"] = bpy.context.preferences.addons[package].preferences.interpreter()
-    try:
-        bpy.ops.tween4d.install_dependencies()
-        result["install_offline_error"] = ""
-    except RuntimeError as exc:
-        result["install_offline_error"] = str(exc)
-    addon_utils.disable(package, default_set=True)
-    result["after_disable"] = {"panel": hasattr(bpy.types, "VIEW3D_PT_tween4d"),
-                               "scene_prop": hasattr(bpy.types.Scene, "tween4d")}
-    emit(result)
-
-
-def _operator_registered(op) -> bool:
-    try:
-        op.get_rna_type()
-    except KeyError:
-        return False
-    return True
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    _inside_blender(sys.argv[1])
+    assert result["import_menu"] == 1
+    assert result["after_disable"] == {"panel": False, "scene_prop": False, "import_menu": 0}

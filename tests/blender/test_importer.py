@@ -69,8 +69,11 @@ def _evaluated_vertices(obj, scene, frame) -> np.ndarray:
 
 def test_import_builds_one_collection_with_points_mesh_camera(empty_scene, importer, asset_dir):
     asset = load_asset(asset_dir)
+    handlers = (len(bpy.app.handlers.frame_change_pre), len(bpy.app.handlers.frame_change_post))
     coll = importer.import_asset(bpy.context, asset_dir)
     scene = empty_scene
+    # Playback runs no Python: the Mesh Cache modifier reads the PC2 itself.
+    assert (len(bpy.app.handlers.frame_change_pre), len(bpy.app.handlers.frame_change_post)) == handlers
     assert coll.name == asset_dir.name and coll.name in scene.collection.children
     roles = sorted(o.get("tween4d_role") for o in coll.objects)
     assert roles == ["gaussians", "input_camera", "mesh"]

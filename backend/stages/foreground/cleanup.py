@@ -93,9 +93,10 @@ def fill_small_holes(mask: np.ndarray, max_fraction: float) -> np.ndarray:
 def finish_matte(alpha: np.ndarray, mask: np.ndarray, fringe_px: int = 2) -> np.ndarray:
     """Make a soft matte agree with a cleaned mask.
 
-    Inside ``mask`` alpha is raised to at least 0.5, outside it stays below
-    0.5, and beyond ``fringe_px`` of the mask it is 0, so removed specks do not
-    survive in the matte and ``mask == (alpha >= 0.5)`` holds exactly.
+    Inside ``mask`` alpha is raised to at least 0.5; outside it, pixels at
+    0.5 or more (removed specks) become 0 and softer edge pixels stay; beyond
+    ``fringe_px`` of the mask everything is 0. So ``mask == (alpha >= 0.5)``
+    holds exactly.
 
     Args:
         alpha: float32 [H, W] 0..1.
@@ -105,7 +106,8 @@ def finish_matte(alpha: np.ndarray, mask: np.ndarray, fringe_px: int = 2) -> np.
         float32 [H, W] 0..1.
     """
     a = np.clip(alpha.astype(np.float32), 0.0, 1.0)
-    a = np.where(mask, np.maximum(a, 0.5), np.minimum(a, np.nextafter(np.float32(0.5), np.float32(0))))
+    # outside the mask: removed specks (alpha >= 0.5) vanish, soft edges (< 0.5) stay
+    a = np.where(mask, np.maximum(a, 0.5), np.where(a >= 0.5, 0.0, a))
     if fringe_px > 0:
         k = 2 * fringe_px + 1
         near = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)).astype(bool)
@@ -117,6 +119,10 @@ def report(progress: Optional[object], fraction: float) -> None:
     """Forward a stage fraction to ``progress.update`` (which may raise ``Cancelled``)."""
     if progress is not None:
         progress.update(fraction)
+
+
+GRABCUT_MAX_SIDE = 512
+"""GrabCut runs on the object's crop downscaled to at most this side (its cost grows with pixels)."""
 
 
 def grabcut_grow(rgb: np.ndarray, mask: np.ndarray, radius: int, iterations: int = 4) -> np.ndarray:
@@ -151,16 +157,31 @@ def grabcut_grow(rgb: np.ndarray, mask: np.ndarray, radius: int, iterations: int
     y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
     x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
     m = mask[y0:y1, x0:x1]
-    gc = np.full(m.shape, cv2.GC_BGD, np.uint8)
-    gc[near[y0:y1, x0:x1]] = cv2.GC_PR_BGD
-    gc[m] = cv2.GC_PR_FGD
-    gc[cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)] = cv2.GC_FGD
+    band = near[y0:y1, x0:x1]
+    crop = rgb[y0:y1, x0:x1]
+    # GrabCut's cost grows with the pixel count: run it at most at MAX_SIDE
+    scale = min(1.0, GRABCUT_MAX_SIDE / max(m.shape))
+    if scale < 1.0:
+        size = (max(1, round(m.shape[1] * scale)), max(1, round(m.shape[0] * scale)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        m_s = cv2.resize(m.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
+        band_s = cv2.resize(band.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.0
+        erode = 3
+    else:
+        m_s, band_s, erode = m, band, 5
+    gc = np.full(m_s.shape, cv2.GC_BGD, np.uint8)
+    gc[band_s] = cv2.GC_PR_BGD
+    gc[m_s] = cv2.GC_PR_FGD
+    gc[cv2.erode(m_s.astype(np.uint8), np.ones((erode, erode), np.uint8)).astype(bool)] = cv2.GC_FGD
     if not (gc == cv2.GC_BGD).any() or not ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).any():
         return add
-    bgr8 = np.ascontiguousarray(np.clip(rgb[y0:y1, x0:x1, ::-1] * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    bgr8 = np.ascontiguousarray(np.clip(crop[..., ::-1] * 255.0 + 0.5, 0, 255).astype(np.uint8))
     try:
         cv2.grabCut(bgr8, gc, None, np.zeros((1, 65)), np.zeros((1, 65)), iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return add
-    add[y0:y1, x0:x1] = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)) & ~m
+    fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+    if scale < 1.0:
+        fg = cv2.resize(fg.astype(np.float32), (m.shape[1], m.shape[0]), interpolation=cv2.INTER_LINEAR) >= 0.5
+    add[y0:y1, x0:x1] = fg & band & ~m
     return add

@@ -11,10 +11,12 @@ raises it). Colour difference keying is the textbook difference matte
 OpenCV ``cvtColor(COLOR_RGB2Lab)`` on float sRGB.
 
 Clean-up: hysteresis (weak matte pixels join the object when connected to
-strong ones, so thin low-contrast parts survive), specks removed by relative
-component size, and enclosed holes filled unless they look like background
-(median Delta E at the background's noise level), which keeps near-white
-object parts (the astronaut's suit) while real see-through gaps stay open.
+strong ones, so thin low-contrast parts survive); specks removed by relative
+component size; a GrabCut pass that may only add pixels in a narrow band
+round the mask (object parts close to the background colour, such as the
+astronaut's white suit on white, join where an image edge bounds them); and
+enclosed holes filled unless most of their pixels match the background, so
+near-white inner parts are kept while real see-through gaps stay open.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ INLIER_DELTA_E = 6.0
 PLAIN_MIN_INLIERS = 0.6
 """A border is plain when at least this fraction of it is background ..."""
 
-PLAIN_MAX_NOISE = 4.0
-"""... and the 95th percentile of those pixels' Delta E is at most this."""
+PLAIN_MAX_SPREAD = 3.0
+"""... and the median Delta E of those pixels is at most this (camera noise of
+about 1 % still passes; textured scenes do not)."""
 
 
 @dataclass
@@ -45,23 +48,26 @@ class BackgroundModel:
             -1..1 across the image (columns, rows); c1..c3 are 0 for a flat colour.
         rgb: float32 [3] sRGB 0..1 of the dominant border colour.
         inlier_fraction: share of border pixels that match the model.
-        noise: 95th percentile Delta E of the matching border pixels.
+        noise: 95th percentile Delta E of the matching border pixels (sets the key thresholds).
+        spread: median Delta E of the matching border pixels (decides plainness).
     """
 
     coeffs: np.ndarray
     rgb: np.ndarray
     inlier_fraction: float
     noise: float
+    spread: float
 
     @property
     def plain(self) -> bool:
         """Whether keying against this background can be trusted."""
-        return self.inlier_fraction >= PLAIN_MIN_INLIERS and self.noise <= PLAIN_MAX_NOISE
+        return self.inlier_fraction >= PLAIN_MIN_INLIERS and self.spread <= PLAIN_MAX_SPREAD
 
     def describe(self) -> str:
+        """One line for logs and error messages."""
         r, g, b = (int(round(float(c) * 255)) for c in self.rgb)
         return (f"border colour rgb({r},{g},{b}), {100 * self.inlier_fraction:.0f}% of the border matches, "
-                f"noise {self.noise:.1f} dE")
+                f"spread {self.spread:.1f} dE, noise {self.noise:.1f} dE")
 
     def lab_at(self, shape: tuple[int, int]) -> np.ndarray:
         """float32 [H, W, 3] background Lab at every pixel."""
@@ -129,9 +135,10 @@ def estimate_background(rgb: np.ndarray, lab: np.ndarray | None = None) -> Backg
     residual = np.linalg.norm(pix - design @ coeffs, axis=1)
     inl = residual < INLIER_DELTA_E
     noise = float(np.percentile(residual[inl], 95)) if inl.any() else float("inf")
+    spread = float(np.median(residual[inl])) if inl.any() else float("inf")
     dom_rgb = cv2.cvtColor(dominant.astype(np.float32).reshape(1, 1, 3), cv2.COLOR_Lab2RGB).reshape(3)
     return BackgroundModel(coeffs=coeffs, rgb=np.clip(dom_rgb, 0, 1), inlier_fraction=float(inl.mean()),
-                           noise=noise)
+                           noise=noise, spread=spread)
 
 
 def key_matte(rgb: np.ndarray, background: BackgroundModel | None = None, progress=None

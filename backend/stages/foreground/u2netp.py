@@ -8,9 +8,9 @@ directly, without importing rembg. Pre- and post-processing follow rembg's
 ``session_base.BaseSession.normalize`` and ``session_simple.SimpleSession``:
 RGB resized to 320x320 (Lanczos), divided by its maximum, ImageNet mean/std
 normalisation, first output (the fused side output d0), min-max normalised,
-resized back. One change: the image is first letterboxed to a square by
-repeating its edge pixels, so non-square photos are not squashed (on the
-portrait in24d_hair_turn pair, squashing lost the hair and shoulders).
+resized back. One change: the image is first letterboxed to a square with
+its mean colour, so non-square photos are not squashed (on the portrait
+in24d_hair_turn pair, squashing lost the hair and shoulders).
 """
 
 from __future__ import annotations
@@ -100,11 +100,14 @@ def u2netp_saliency(rgb: np.ndarray, progress=None) -> np.ndarray:
     session = _session()
     report(progress, 0.1)
     h, w = rgb.shape[:2]
-    # Letterbox to a square (edge pixels repeated) instead of rembg's squash:
-    # a squashed portrait photo loses the person's hair and shoulders.
+    # Letterbox to a square with the mean colour instead of rembg's squash: a
+    # squashed portrait loses the person's hair and shoulders, and repeated
+    # edge pixels cut a bust off above the frame's bottom edge.
     side = max(h, w)
     top, left = (side - h) // 2, (side - w) // 2
-    square = np.pad(rgb, ((top, side - h - top), (left, side - w - left), (0, 0)), mode="edge")
+    square = np.empty((side, side, 3), np.float32)
+    square[:] = rgb.reshape(-1, 3).mean(axis=0)
+    square[top:top + h, left:left + w] = rgb
     # as rembg: Pillow's (antialiased) Lanczos on 8-bit RGB, then divide by the maximum
     img8 = np.clip(np.round(square * 255.0), 0, 255).astype(np.uint8)
     small = np.asarray(Image.fromarray(img8).resize((INPUT_SIZE, INPUT_SIZE), Image.LANCZOS), np.float32)

@@ -69,13 +69,15 @@ def bleed_texture(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = 
     """
     img = np.clip(np.round(np.asarray(rgb, dtype=np.float32)[..., :3] * 255.0), 0, 255).astype(np.uint8)
     mask = np.asarray(mask, dtype=bool)
-    known = mask.copy()
+    # The outermost pixel ring mixes object and background (the halo of keyed
+    # images): refill it from inside, except in parts too thin to have an inside.
+    eroded = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     if alpha is not None:
-        # Outline pixels of the mask that are partly background are refilled too.
-        eroded = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        known = eroded | (mask & (np.asarray(alpha) >= 0.9))
-        if known.sum() < 0.5 * mask.sum():
-            known = mask
+        eroded &= np.asarray(alpha) >= 0.9
+    near_core = cv2.dilate(eroded.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    known = eroded | (mask & ~near_core)
+    if known.sum() < 0.5 * mask.sum():
+        known = mask
     ring = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring_px + 1,) * 2))
     fill = (ring.astype(bool) & ~known).astype(np.uint8)
     if not fill.any() or not known.any():
@@ -114,7 +116,8 @@ def build_shape(mesh: SilhouetteMesh, fg: Foreground, view: InputView, inflation
         raise ValueError(f"inflation must be >= 0, got {inflation!r}")
     w, h = view.size
     if fg.mask.shape != (h, w):
-        raise ValueError(f"foreground is {fg.mask.shape[::-1]} but the view is {w}x{h}: use the same working resolution")
+        raise ValueError(f"foreground is {fg.mask.shape[1]}x{fg.mask.shape[0]} but the view is {w}x{h}: "
+                         "use the same working resolution")
     refined = refine_for_inflation(mesh)
     height_px = inflation * poisson_height(refined)
     height_m = height_px * view.metres_per_pixel

@@ -43,13 +43,16 @@ def euler_characteristic(faces: np.ndarray) -> int:
 
 
 def is_closed_manifold(faces: np.ndarray) -> bool:
-    """True when every edge is shared by exactly two faces with opposite orientations (watertight, consistently oriented)."""
+    """True when every edge is shared by exactly two faces with opposite orientations.
+
+    That is a watertight, consistently oriented surface.
+    """
     faces = np.asarray(faces, dtype=np.int64)
     directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     uniq = np.unique(directed, axis=0)
     if len(uniq) != len(directed):
         return False  # a directed edge used twice: inconsistent orientation or non-manifold
-    edges, counts = unique_edges(faces)
+    _, counts = unique_edges(faces)
     return bool(np.all(counts == 2))
 
 

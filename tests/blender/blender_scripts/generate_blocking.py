@@ -1,0 +1,296 @@
+"""Blender side of test_generate_operator: the generate operator's blocking path with the fake backend.
+
+Run by conftest.run_blender as
+``python generate_blocking.py FAKE_INTERPRETER WORK_DIR START_PNG`` with
+``TWEEN4D_FAKE_MODE=behave`` in the environment; reports JSON via
+blender_helpers.emit. Also draws every panel through a recording stand-in for
+``UILayout`` that checks each call against the real UILayout RNA (background
+Blender has no regions to draw into).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import bpy  # noqa: E402  (first Blender import: puts addon_utils on sys.path)
+import addon_utils  # noqa: E402
+from blender_helpers import emit, enable_working_tree  # noqa: E402
+
+PANELS = ("VIEW3D_PT_tween4d", "VIEW3D_PT_tween4d_settings", "VIEW3D_PT_tween4d_engines", "VIEW3D_PT_tween4d_recent")
+
+
+class DrawError(AssertionError):
+    """A draw() call that the real UILayout would reject."""
+
+
+class RecordingLayout:
+    """Records UILayout calls; raises DrawError on an unknown function, argument, property, icon or operator."""
+
+    _functions = bpy.types.UILayout.bl_rna.functions
+    _properties = bpy.types.UILayout.bl_rna.properties
+
+    def __init__(self, log: list):
+        object.__setattr__(self, "_log", log)
+
+    def __setattr__(self, name, value):
+        if name not in self._properties:
+            raise DrawError(f"UILayout has no property {name!r}")
+        self._log.append(("set", name, value))
+
+    def __getattr__(self, name):
+        if name not in self._functions:
+            raise DrawError(f"UILayout has no function {name!r}")
+        func = self._functions[name]
+        inputs = [p for p in func.parameters if not p.is_output]
+        outputs = [p for p in func.parameters if p.is_output]
+
+        def call(*args, **kwargs):
+            bound = dict(zip([p.identifier for p in inputs], args))
+            for key in kwargs:
+                if key not in {p.identifier for p in inputs}:
+                    raise DrawError(f"UILayout.{name}() has no argument {key!r}")
+            bound.update(kwargs)
+            for p in inputs:
+                if p.identifier in bound and p.type == "ENUM" and not p.is_enum_flag:
+                    value = bound[p.identifier]
+                    if value not in p.enum_items.keys():
+                        raise DrawError(f"UILayout.{name}({p.identifier}={value!r}) is not a valid value")
+            if name in ("prop", "template_ID"):
+                data, prop = bound["data"], bound["property"]
+                if prop not in data.bl_rna.properties:
+                    raise DrawError(f"{data!r} has no property {prop!r}")
+            self._log.append((name, bound))
+            if name == "operator":
+                return RecordingOperator(bound["operator"], bound)
+            if outputs and outputs[0].type == "POINTER" and outputs[0].fixed_type.identifier == "UILayout":
+                return RecordingLayout(self._log)
+            return None
+
+        return call
+
+
+class RecordingOperator:
+    """Operator properties returned by layout.operator(); checks the operator exists and its property names."""
+
+    def __init__(self, idname: str, bound: dict):
+        group, _, name = idname.partition(".")
+        try:
+            rna = getattr(getattr(bpy.ops, group), name).get_rna_type()
+        except (AttributeError, KeyError) as exc:
+            raise DrawError(f"operator {idname!r} is not registered") from exc
+        object.__setattr__(self, "_rna", rna)
+        object.__setattr__(self, "_bound", bound)
+
+    def __setattr__(self, key, value):
+        if key not in self._rna.properties:
+            raise DrawError(f"operator {self._rna.identifier} has no property {key!r}")
+        self._bound.setdefault("props", {})[key] = value
+
+
+def draw_all(context) -> list:
+    """Draw every panel and the preferences; return the call log."""
+    log = []
+    for name in PANELS:
+        cls = getattr(bpy.types, name)
+        if hasattr(cls, "poll") and not cls.poll(context):
+            continue
+        cls.draw(SimpleNamespace(layout=RecordingLayout(log)), context)
+    return log
+
+
+def summary(log: list) -> dict:
+    """The operators, labels and progress bars a draw produced."""
+    return {
+        "operators": [b["operator"] for kind, *rest in log if kind == "operator" for b in rest],
+        "labels": [b.get("text", "") for kind, *rest in log if kind == "label" for b in rest],
+        "progress": [b.get("factor") for kind, *rest in log if kind == "progress" for b in rest],
+        "calls": len(log),
+    }
+
+
+def draw_preferences(context, prefs) -> dict:
+    log = []
+
+    class Proxy:
+        def __getattr__(self, key):
+            return RecordingLayout(log) if key == "layout" else getattr(prefs, key)
+
+    type(prefs).draw(Proxy(), context)
+    return summary(log)
+
+
+def painted_image() -> bpy.types.Image:
+    """A generated 4x3 image: blue, with its bottom-left pixel red (Blender rows start at the bottom)."""
+    image = bpy.data.images.new("EndPainted", 4, 3, alpha=True)
+    pixels = [0.0, 0.0, 1.0, 1.0] * 12
+    pixels[0:4] = [1.0, 0.0, 0.0, 1.0]
+    image.pixels.foreach_set(pixels)
+    image.update()
+    return image
+
+
+def main(fake_interpreter: str, work_dir: str, start_png: str) -> None:
+    context = bpy.context
+    package = enable_working_tree()
+    session = sys.modules[f"{package}.addon.session"]
+    client_module = sys.modules[f"{package}.addon.client"]
+    prefs = context.preferences.addons[package].preferences
+    prefs.backend_python = fake_interpreter
+    prefs.default_quality = "draft"
+    settings = context.scene.tween4d
+    job = context.window_manager.tween4d_job
+    result = {}
+
+    # Inputs are checked before any backend starts.
+    result["idle_draw"] = summary(draw_all(context))
+    result["preferences_draw"] = draw_preferences(context, prefs)
+    try:
+        bpy.ops.tween4d.generate()
+        result["no_input_error"] = ""
+    except RuntimeError as exc:
+        result["no_input_error"] = str(exc)
+    settings.start.filepath = os.path.join(work_dir, "missing.png")
+    try:
+        bpy.ops.tween4d.generate()
+        result["missing_file_error"] = ""
+    except RuntimeError as exc:
+        result["missing_file_error"] = str(exc)
+    result["client_after_input_errors"] = session.current_client() is not None
+    result["error_draw"] = summary(draw_all(context))
+
+    # Automatic asset names: the start image's name, or its folder's when the file name is generic.
+    job_module = sys.modules[f"{package}.addon.job"]
+    labels = []
+    for path in ("/data/pairs/cat_jump/start.png", "/data/lamp_open.jpg"):
+        settings.start.filepath = path
+        labels.append(job_module.input_label(settings.start))
+    settings.end.source = "IMAGE"
+    settings.end.image = bpy.data.images.new("Robot Arm.png", 2, 2)
+    labels.append(job_module.input_label(settings.end))
+    labels.append(os.path.basename(job_module.asset_dir_for(settings, "cat jump?")))
+    result["auto_names"] = labels
+
+    # A good run: a file start image, a generated (unsaved) end image.
+    settings.start.filepath = start_png
+    settings.end.source = "IMAGE"
+    settings.end.image = painted_image()
+    settings.frames = 5
+    settings.fps = 12.0
+    settings.output_dir = os.path.join(work_dir, "out")
+    settings.asset_name = "ring"
+    collections_before = len(bpy.data.collections)
+    status = bpy.ops.tween4d.generate()
+    result["ok"] = {
+        "status": sorted(status),
+        "recent": [[r.name, r.path, r.frames, r.gaussians] for r in settings.recent],
+        "job": {"running": job.running, "progress": job.progress, "stage": job.stage,
+                "error": job.error_message, "last_asset": job.last_asset},
+        "collections_added": len(bpy.data.collections) - collections_before,
+        "client_alive": session.current_client().alive,
+    }
+    result["done_draw"] = summary(draw_all(context))
+
+    # The running state (normally set by the modal operator) draws a progress bar and Cancel.
+    job.running, job.progress, job.stage = True, 0.3, "2/5 In-betweening 40%"
+    result["running_draw"] = summary(draw_all(context))
+    result["generate_poll_while_running"] = bpy.ops.tween4d.generate.poll()
+    bpy.ops.tween4d.cancel()
+    result["cancel_requested"] = job.cancel_requested
+    job.running = job.cancel_requested = False
+
+    # A backend that crashes mid-job: an error, no asset, nothing added to the recent results.
+    session.shutdown()
+    os.environ["TWEEN4D_FAKE_MODE"] = "crash"
+    settings.asset_name = "crashed"
+    try:
+        bpy.ops.tween4d.generate()
+        result["crash_error"] = ""
+    except RuntimeError as exc:
+        result["crash_error"] = str(exc)
+    result["crash"] = {"code": job.error_code, "running": job.running, "recent": len(settings.recent),
+                       "asset_exists": os.path.exists(os.path.join(work_dir, "out", "crashed"))}
+    result["crash_draw"] = summary(draw_all(context))
+
+    settings.mode = "ONE_IMAGE"
+    result["one_image_poll"] = bpy.ops.tween4d.generate.poll()
+    result["one_image_draw"] = summary(draw_all(context))
+    settings.mode = "TWO_IMAGE"
+
+    check_and_install(context, package, prefs, work_dir, result)
+
+    # Disabling the add-on leaves no backend process behind.
+    os.environ["TWEEN4D_FAKE_MODE"] = "behave"
+    session.get_client(prefs).wait_ready(30)
+    processes = [c.process for c in list(client_module._LIVE_CLIENTS) if c.process is not None]
+    addon_utils.disable(package, default_set=True)
+    result["backend_processes_after_disable"] = [p.poll() is None for p in processes]
+    emit(result)
+
+
+FAKE_INSTALLER = """
+import json, os, sys
+for k, text in enumerate(("Creating the venv", "Installing numpy", "Checking imports"), 1):
+    print(f"[{k}/3] {text}", flush=True)
+if os.environ.get("FAKE_INSTALL_FAIL"):
+    print("error: no space left on device", file=sys.stderr)
+    sys.exit(1)
+with open(os.environ["FAKE_INSTALL_ARGS"], "w") as fh:
+    json.dump(sys.argv[1:], fh)
+"""
+
+
+def check_and_install(context, package, prefs, work_dir, result) -> None:
+    """tween4d.check_backend against the fake; tween4d.install_dependencies with a stand-in install_deps.py."""
+    import contextlib
+    import io
+    import json
+
+    session = sys.modules[f"{package}.addon.session"]
+    paths = sys.modules[f"{package}.addon.paths"]
+    install = context.window_manager.tween4d_install
+
+    session.shutdown()
+    status = bpy.ops.tween4d.check_backend()
+    result["check_ok"] = {"status": sorted(status), "state": [install.status_ok, install.status],
+                          "python": session.current_client().hello["python"]}
+    session.shutdown()
+    os.environ["TWEEN4D_FAKE_MODE"] = "wrong_protocol"
+    try:
+        bpy.ops.tween4d.check_backend()
+        error = ""
+    except RuntimeError as exc:
+        error = str(exc)
+    result["check_wrong_protocol"] = {"error": error, "state_ok": install.status_ok}
+    os.environ["TWEEN4D_FAKE_MODE"] = "behave"
+
+    installer = Path(work_dir) / "install_deps_standin.py"
+    installer.write_text(FAKE_INSTALLER)
+    paths.INSTALL_SCRIPT = installer
+    os.environ["FAKE_INSTALL_ARGS"] = os.path.join(work_dir, "install-args.json")
+    context.preferences.system.use_online_access = True
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = bpy.ops.tween4d.install_dependencies()
+    result["install_ok"] = {
+        "status": sorted(status),
+        "state": [install.progress, install.status, install.status_ok, install.running],
+        "args": json.loads(Path(os.environ["FAKE_INSTALL_ARGS"]).read_text()),
+        "progress_lines": [line for line in out.getvalue().splitlines() if line.startswith("install_deps: [")],
+    }
+    os.environ["FAKE_INSTALL_FAIL"] = "1"
+    try:
+        bpy.ops.tween4d.install_dependencies()
+        error = ""
+    except RuntimeError as exc:
+        error = str(exc)
+    result["install_failed"] = {"error": error, "state": [install.status, install.status_ok, install.running]}
+    del os.environ["FAKE_INSTALL_FAIL"]
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
