@@ -1,10 +1,12 @@
 """The engines the panel offers per pipeline stage: the one list the add-on keeps.
 
 Each stage maps to ``(engine name, label, description)`` tuples; the first is
-the default and must equal ``backend.settings.DEFAULT_ENGINES[stage]`` (a
-test checks it). Engine names are sent to the backend as they are, in the job
-settings' ``engines``. Only weight-free CPU engines are listed; model engines
-are added here when their backend engines land.
+the default and must equal ``backend.settings.DEFAULT_ENGINES[stage]``, and
+the names must be ``backend.settings.ENGINE_NAMES[stage]`` (a test checks
+both). Engine names are sent to the backend as they are, in the job settings'
+``engines``. The first engine of each stage is weight-free (CPU, no
+download); the others are model engines that need their weights in the model
+folder (Preferences > Download Models) and are best run on a CUDA GPU.
 """
 
 from __future__ import annotations
@@ -28,16 +30,26 @@ ENGINE_CHOICES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "inbetween": (
         ("arap", "ARAP Interpolation",
          "Match the two silhouettes and interpolate the shape as-rigid-as-possible; texture follows the flow"),
+        ("video", "Video Diffusion (model)",
+         "Generate the in-between video with Wan2.1 first/last-frame diffusion, then track the shape through it. "
+         "Needs the video-wan weights (about 80 GB) and a large CUDA GPU"),
     ),
     "keyframes": (
         ("motion", "Motion Magnitude", "Pick keyframes where the accumulated 2D motion is largest"),
+        ("features", "Feature Similarity (model)",
+         "Pick keyframes where DINOv2 features of the in-between images change most. Needs the features weights"),
     ),
     "geometry": (
         ("inflate", "Silhouette Inflation",
          "Inflate the silhouette into a rounded 2.5D shape, textured front and back"),
+        ("depth", "Monocular Depth (model)",
+         "Shape the front with Depth Anything V2's depth, the back by inflation. Needs the depth weights"),
     ),
     "motion": (
         ("lift", "Lift 2D Motion", "Lift the 2D motion onto the 3D shape with a rigidity regulariser"),
+        ("deformation", "Deformation Field (optimised)",
+         "Fit per-segment deformation fields to the in-between frames through Gaussian-splatting renders "
+         "(gsplat on CUDA; slow on a CPU)"),
     ),
 }
 

@@ -25,7 +25,7 @@ from typing import BinaryIO, Optional
 from . import __version__
 from .errors import Cancelled, Tween4DError
 from .protocol import MAX_LINE_BYTES, PROTOCOL_VERSION, ProtocolError, decode, encode
-from .settings import DEFAULT_ENGINES
+from .settings import ENGINE_NAMES
 
 REQUIRED_MODULES = {"numpy": "numpy", "cv2": "opencv-python-headless", "scipy": "scipy", "PIL": "pillow", "triangle": "triangle"}
 EXIT_GRACE_S = 5.0
@@ -49,6 +49,7 @@ class Server:
         self._lock = threading.Lock()
         self._job: Optional[threading.Thread] = None
         self._job_id: Optional[str] = None
+        self._busy = False  # cleared just before a job's terminal event, so the client may start the next
         self._cancel = threading.Event()
         self._closed = False
 
@@ -102,14 +103,14 @@ class Server:
                 "backend": __version__,
                 "python": platform.python_version(),
                 "executable": sys.executable,
-                "engines": {stage: [name] for stage, name in DEFAULT_ENGINES.items()},
+                "engines": {stage: list(names) for stage, names in ENGINE_NAMES.items()},
                 "ready": not problems,
                 "problems": problems,
             })
         elif kind == "generate":
             self._start_job(msg)
         elif kind == "cancel":
-            if self._job is not None and self._job.is_alive() and msg.get("id") in (None, self._job_id):
+            if self._busy and msg.get("id") in (None, self._job_id):
                 self._cancel.set()
         elif kind == "shutdown":
             return False
@@ -119,9 +120,10 @@ class Server:
 
     def _start_job(self, msg: dict) -> None:
         job_id = str(msg.get("id") or "job")
-        if self._job is not None and self._job.is_alive():
+        if self._busy:
             self._error(job_id, "busy", "a job is already running", "Wait for it to finish or cancel it.")
             return
+        self._busy = True
         self._cancel = threading.Event()
         self._job_id = job_id
         self._job = threading.Thread(target=self._run, args=(job_id, msg), name=f"job-{job_id}", daemon=True)
@@ -136,17 +138,21 @@ class Server:
         try:
             result = run_job(msg, sink=sink, cancel=self._cancel)
         except Cancelled:
-            self.send({"type": "cancelled", "id": job_id})
+            final = {"type": "cancelled", "id": job_id}
         except Tween4DError as exc:
-            self._error(job_id, exc.code, exc.message, exc.hint)
+            final = {"type": "error", "id": job_id, "code": exc.code, "message": exc.message, "hint": exc.hint}
         except MemoryError:
-            self._error(job_id, "memory", "the job ran out of memory", "Use draft quality or smaller images.")
+            final = {"type": "error", "id": job_id, "code": "memory", "message": "the job ran out of memory",
+                     "hint": "Use draft quality or smaller images."}
         except Exception as exc:  # a bug: report it instead of dying silently
             self.send({"type": "log", "id": job_id, "level": "debug", "message": traceback.format_exc()})
-            self._error(job_id, "internal", f"internal error: {type(exc).__name__}: {exc}",
-                        "Please report this with the log; try draft quality or other engines meanwhile.")
+            final = {"type": "error", "id": job_id, "code": "internal",
+                     "message": f"internal error: {type(exc).__name__}: {exc}",
+                     "hint": "Please report this with the log; try draft quality or other engines meanwhile."}
         else:
-            self.send({"type": "result", "id": job_id, "asset": str(result.asset_dir), "summary": result.summary})
+            final = {"type": "result", "id": job_id, "asset": str(result.asset_dir), "summary": result.summary}
+        self._busy = False
+        self.send(final)
 
     def shutdown(self) -> None:
         """Cancel a running job and wait briefly for it to clean up."""

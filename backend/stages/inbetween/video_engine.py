@@ -30,6 +30,7 @@ frame 0 and frame T-1 replaced by the start and end images themselves.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -124,7 +125,8 @@ def _wan_generate(pipe, first, last, height, width, num_frames, cfg: VideoInbetw
 def _ltx_generate(pipe, first, last, height, width, num_frames, cfg: VideoInbetweenConfig, generator, callback):
     from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
-    conditions = [LTXVideoCondition(image=first, frame_index=0), LTXVideoCondition(image=last, frame_index=num_frames - 1)]
+    conditions = [LTXVideoCondition(image=first, frame_index=0),
+                  LTXVideoCondition(image=last, frame_index=num_frames - 1)]
     out = pipe(conditions=conditions, prompt=cfg.prompt, negative_prompt=cfg.negative_prompt, height=height,
                width=width, num_frames=num_frames, num_inference_steps=cfg.num_inference_steps,
                guidance_scale=cfg.guidance_scale, generator=generator, output_type="np",
@@ -142,8 +144,9 @@ PIPELINE_KINDS: dict[str, PipelineKind] = {
     "first-last-frame-to-video": PipelineKind(
         "WanImageToVideoPipeline", lambda p: int(p.vae_scale_factor_temporal), _wan_size_multiple, _wan_generate),
     "keyframe-conditioned-video": PipelineKind(
+        # LTXConditionPipeline.check_inputs wants sides divisible by 32 whatever the VAE's ratio.
         "LTXConditionPipeline", lambda p: int(p.vae_temporal_compression_ratio),
-        lambda p: int(p.vae_spatial_compression_ratio), _ltx_generate),
+        lambda p: math.lcm(32, int(p.vae_spatial_compression_ratio)), _ltx_generate),
 }
 
 
@@ -217,14 +220,17 @@ def load_video_pipeline(model_key: str = DEFAULT_MODEL, device="auto", local_pat
 # --- frames -------------------------------------------------------------------------------------------------
 
 def valid_frame_count(frame_count: int, step: int, max_frames: int) -> int:
-    """The smallest ``step * k + 1`` >= ``frame_count`` (at least ``step + 1``), capped at the largest valid count <= ``max_frames``."""
+    """The smallest ``step * k + 1`` >= ``frame_count`` (at least ``step + 1``).
+
+    Capped at the largest valid count <= ``max_frames``.
+    """
     n = step * max(1, -(-(int(frame_count) - 1) // step)) + 1
     cap = step * max(1, (int(max_frames) - 1) // step) + 1
     return min(n, cap)
 
 
 def generation_size(width: int, height: int, max_area: int, multiple: int) -> tuple[int, int]:
-    """(width, height) of about ``max_area`` pixels with the aspect ratio of width x height, multiples of ``multiple``."""
+    """(width, height) of about ``max_area`` pixels, the aspect ratio of width x height, multiples of ``multiple``."""
     aspect = height / width
     h = max(multiple, int(round(np.sqrt(max_area * aspect))) // multiple * multiple)
     w = max(multiple, int(round(np.sqrt(max_area / aspect))) // multiple * multiple)
@@ -346,9 +352,11 @@ def run_video_inbetween(mesh: SilhouetteMesh, start_fg: Foreground, end_fg: Fore
 
     progress.update(0.0, "loading the video model", force=True)
     model_name = f"{type(pipeline).__name__} (given)" if pipeline is not None else model_key
-    if pipeline is None:
+    loaded_here = pipeline is None
+    if loaded_here:
         pipeline = load_video_pipeline(model_key, settings.device if device == "auto" else device, local_path)
     kind = pipeline_kind(pipe=pipeline)
+    pipeline_name = type(pipeline).__name__
     progress.update(_LOAD, "video model ready")
     timings["load"] = time.perf_counter() - t0
 
@@ -368,7 +376,14 @@ def run_video_inbetween(mesh: SilhouetteMesh, start_fg: Foreground, end_fg: Fore
                           gen_h, gen_w, count, cfg, generator, on_step)
     video = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA if gen_w > w else cv2.INTER_LINEAR)
                       for f in np.clip(video, 0.0, 1.0)]).astype(np.float32)
+    # The inputs themselves, not their VAE reconstructions, anchor the tracking at both ends.
+    video[0], video[-1] = start_fg.rgb, end_fg.rgb
     generated = len(video)
+    if loaded_here:
+        # Free the accelerator for the later stages (the model is loaded again for the next job).
+        del pipeline
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
     timings["generate"] = time.perf_counter() - t0
 
     # 2. Segment.
@@ -396,14 +411,13 @@ def run_video_inbetween(mesh: SilhouetteMesh, start_fg: Foreground, end_fg: Fore
     trajectories[0] = mesh.vertices
     trajectories[-1] = reg.positions
     frames = resample_sequence(video, int(frame_count))
-    frames[0], frames[-1] = start_fg.rgb, end_fg.rgb
     frames_u8 = (np.clip(frames, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
     diagnostics = dict(reg.diagnostics)
     diagnostics.update({
         "engine": "video",
         "model": model_name,
-        "pipeline": type(pipeline).__name__,
+        "pipeline": pipeline_name,
         "generated_frames": int(generated),
         "generated_size": [int(gen_w), int(gen_h)],
         "masked_frames": int(sum(m is not None for m in masks)),

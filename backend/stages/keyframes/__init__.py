@@ -6,8 +6,8 @@ name in ``ENGINES``:
 * ``motion`` (weight-free): motion-magnitude hierarchy on the 2D mesh
   trajectories (see ``motion_hierarchy``).
 
-A feature-similarity engine (In-2-4D's own criterion on the in-between images)
-registers itself here with the same signature.
+* ``features`` (model): DINOv2 feature-similarity hierarchy on the in-between
+  images, In-2-4D's own criterion (see ``feature_engine``).
 """
 
 from __future__ import annotations
@@ -28,9 +28,16 @@ def _motion_engine(motion: Motion2D, mesh: SilhouetteMesh, settings: GenerateSet
     return motion_keyframes(motion.trajectories, MOTION_THRESHOLD)
 
 
+def _features_engine(motion: Motion2D, mesh: SilhouetteMesh, settings: GenerateSettings) -> list[int]:
+    from .feature_engine import select_keyframes_by_features
+
+    return select_keyframes_by_features(motion, mesh, settings, device=settings.device)
+
+
 #: Engine name -> function(motion, mesh, settings) -> sorted frame indices.
 ENGINES: dict[str, KeyframeEngine] = {
     "motion": _motion_engine,
+    "features": _features_engine,
 }
 
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -382,7 +381,9 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
         outer = e_cur[:, :, None] * e_rest[:, None, :]
         cov = torch.zeros(len(rest), 3, 3, **f32).index_add_(0, ei, outer).index_add_(0, ej, outer)
         with torch.no_grad():
-            u, _, vh = torch.linalg.svd(cov)
+            # Batched 3x3 SVD is missing on some backends (MPS): take it on the CPU there.
+            u, _, vh = torch.linalg.svd(cov if dev.type in ("cpu", "cuda") else cov.cpu())
+            u, vh = u.to(dev), vh.to(dev)
             d = torch.sign(torch.det(u @ vh))
             u = torch.cat([u[:, :, :2], u[:, :, 2:] * d[:, None, None]], dim=2)
             rot = u @ vh
