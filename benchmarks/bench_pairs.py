@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/bench_pairs.py                       # ../shared/data/pairs, standard quality
     .venv/bin/python benchmarks/bench_pairs.py --quality draft --pairs examples
+    .venv/bin/python benchmarks/bench_pairs.py --videos ../shared/data/videos   # 512x512 pairs cut from clips
 
 Each pair runs in its own process so its peak memory (max RSS) is its own.
 Per pair it prints the time per stage, the total, peak memory, the Gaussian
@@ -48,6 +49,22 @@ def silhouette_ious(asset_dir: Path, start: Path, end: Path) -> tuple[float, flo
     return out[0], out[1]
 
 
+def pairs_from_videos(videos: Path, dest: Path, span: float) -> list[Path]:
+    """Cut a start/end pair from each clip: frame 0 and the frame at ``span`` of its length."""
+    import imageio.v3 as iio
+
+    out = []
+    for clip in sorted(videos.glob("*.mp4")):
+        frames = iio.imread(clip)
+        end = max(1, int(round(span * (len(frames) - 1))))
+        d = dest / clip.stem
+        d.mkdir(parents=True, exist_ok=True)
+        iio.imwrite(d / "start.png", frames[0])
+        iio.imwrite(d / "end.png", frames[end])
+        out.append(d)
+    return out
+
+
 def run_one(pair: Path, out: Path, quality: str, frames: int) -> dict:
     from backend.pipeline import generate_two_image
     from backend.settings import GenerateSettings
@@ -72,20 +89,25 @@ def main() -> int:
     p.add_argument("--quality", default="standard", choices=("draft", "standard", "high"))
     p.add_argument("--frames", type=int, default=49)
     p.add_argument("--only", nargs="*", help="pair names to run (default: all)")
+    p.add_argument("--videos", type=Path, help="instead of --pairs: cut pairs from the clips in this folder")
+    p.add_argument("--span", type=float, default=0.5, help="with --videos: end frame at this fraction of the clip")
     p.add_argument("--one", nargs=2, metavar=("PAIR_DIR", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
         print(json.dumps(run_one(Path(args.one[0]), Path(args.one[1]), args.quality, args.frames)))
         return 0
 
-    pairs = sorted(d for d in args.pairs.iterdir() if d.is_dir() and any(d.glob("start.*")))
-    if args.only:
-        pairs = [d for d in pairs if d.name in args.only]
     rows = []
     with tempfile.TemporaryDirectory(prefix="tween4d-bench-") as tmp:
+        if args.videos:
+            pairs = pairs_from_videos(args.videos, Path(tmp) / "pairs", args.span)
+        else:
+            pairs = sorted(d for d in args.pairs.iterdir() if d.is_dir() and any(d.glob("start.*")))
+        if args.only:
+            pairs = [d for d in pairs if d.name in args.only]
         for pair in pairs:
             cmd = [sys.executable, __file__, "--quality", args.quality, "--frames", str(args.frames),
-                   "--one", str(pair), str(Path(tmp) / pair.name)]
+                   "--one", str(pair), str(Path(tmp) / "assets" / pair.name)]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
             _, status, usage = os.wait4(proc.pid, 0)
             stdout, stderr = proc.stdout.read(), proc.stderr.read()

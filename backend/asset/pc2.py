@@ -53,7 +53,8 @@ def write_pc2(path: str | os.PathLike, frames: np.ndarray) -> None:
     body = np.ascontiguousarray(arr, dtype="<f4")
     with open(path, "wb") as fh:
         fh.write(HEADER.pack(SIGNATURE, 1, n, 0.0, 1.0, t))
-        body.tofile(fh)
+        # fh.write (not ndarray.tofile) so a full disk raises OSError(ENOSPC) with its errno.
+        fh.write(memoryview(body).cast("B"))
 
 
 def read_pc2_header(path: str | os.PathLike) -> tuple[int, int, float, float]:

@@ -39,8 +39,19 @@ def sha256_of(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def _disk_nearly_full(where: Path) -> bool:
+    probe = where
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free < 8 * 2**20
+    except OSError:
+        return False
+
+
 def _explain(exc: OSError, where: Path) -> AssetWriteError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    # Some writers (e.g. short writes inside libraries) raise without an errno: judge by the free space.
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or (exc.errno is None and _disk_nearly_full(where.parent)):
         return AssetWriteError(
             exc.errno, f"Not enough disk space to write the asset in {where.parent}: free some space or choose another output folder"
         )

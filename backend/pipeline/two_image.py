@@ -202,7 +202,8 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
                 before_commit=progress.check,
             )
         except AssetWriteError as exc:
-            raise OutputError(exc.strerror or str(exc), code="output.write") from exc
+            raise OutputError(exc.strerror or str(exc), "Free some disk space or choose another output folder; "
+                              "nothing was written.", code="output.write") from exc
 
     summary = {
         "frames": int(gaussians.frame_count),

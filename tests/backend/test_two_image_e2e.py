@@ -88,3 +88,12 @@ def test_progress_events_cover_every_stage_in_order(pair_asset):
     stages = [e["stage"] for e in events if e["type"] == "progress"]
     seen = list(dict.fromkeys(stages))
     assert seen == [name for name, _ in STAGES]
+
+
+def test_identical_images_give_a_still_asset(examples_dir, tmp_path):
+    """Two identical images are not an error: the asset simply does not move."""
+    start = examples_dir / "turtle" / "start.png"
+    result = generate_two_image(start, start, tmp_path / "still", GenerateSettings(quality="draft", frames=6))
+    means = np.asarray(load_asset(result.asset_dir).gaussians.means, np.float64)
+    drift = np.linalg.norm(means - means[0], axis=-1).max()
+    assert drift < 2e-3 * np.ptp(means[0], axis=0).max(), f"a still pair moved by {drift:.4f} m"
