@@ -13,10 +13,10 @@ _registered: list = []
 
 def _class_modules() -> list:
     from . import panels, preferences, properties
-    from .operators import camera_rig, export, generate, import_asset, install
+    from .operators import camera_rig, export, generate, import_asset, install, models
 
     # Panels last: they draw the operators above.
-    return [properties, preferences, generate, install, import_asset, export, camera_rig, panels]
+    return [properties, preferences, generate, install, models, import_asset, export, camera_rig, panels]
 
 
 _MENUS = {"menu_func_import": "TOPBAR_MT_file_import", "menu_func_export": "TOPBAR_MT_file_export"}
@@ -53,9 +53,10 @@ def unregister() -> None:
     """Stop the backend process and undo :func:`register`."""
     import bpy
 
-    from . import properties, session
+    from . import models_ui, properties, session
 
     session.shutdown_all()
+    models_ui.shutdown()
     if session.reset_stale_state in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(session.reset_stale_state)
     while _menu_entries:

@@ -1,4 +1,4 @@
-"""Add-on preferences: backend interpreter, device, model folder, default quality, install/check."""
+"""Add-on preferences: backend interpreter, device, model folder, default quality, install/check, models."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import AddonPreferences
 
 from . import paths
+from .models_ui import draw_models_box
 from .properties import QUALITY_ITEMS
 
 
@@ -86,6 +87,7 @@ class TWEEN4D_AP_preferences(AddonPreferences):
         col.prop(self, "stall_timeout_s")
 
         draw_install_box(layout, context, self)
+        draw_models_box(layout, context, self)
 
 
 def draw_install_box(layout, context, prefs) -> None:

@@ -1,6 +1,7 @@
 """``python -m backend models {list,download,path}``: the model weights the model engines use.
 
-* ``models list [--json]``: key, repository, revision, size, installed (yes/no).
+* ``models list [--json]``: key, repository, revision, size, installed (yes/no);
+  the JSON rows also say why a model is missing (``missing``: an error code).
 * ``models download KEY [KEY ...]``: fetch the pinned snapshots into the
   Hugging Face cache (the only command that uses the network).
 * ``models path KEY``: print the folder the engines would load (for scripts).
@@ -60,7 +61,9 @@ def _list(args) -> int:
         installed, where = _status(spec.key, args.cache_dir)
         rows.append({"key": spec.key, "repo_id": spec.repo_id, "revision": spec.revision, "library": spec.library,
                      "size_gb": spec.size_gb, "licence": spec.licence, "purpose": spec.purpose,
-                     "installed": installed, "path": where if installed else None, "env_var": spec.env_var})
+                     "size_text": spec.size_text, "installed": installed, "path": where if installed else None,
+                     # why it is not installed: model.missing, model.libraries (no huggingface_hub), model.path
+                     "missing": None if installed else where, "env_var": spec.env_var})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
