@@ -1,4 +1,4 @@
-"""View3D > Sidebar > Tween4D: inputs, Generate/progress/Cancel, errors, settings, engines, recent results."""
+"""View3D > Sidebar > Tween4D: inputs, Generate/progress/Cancel, errors, settings, engines, asset tools, recent results."""
 
 from __future__ import annotations
 
@@ -173,4 +173,32 @@ class VIEW3D_PT_tween4d_recent(Panel):
             op.index = index
 
 
-classes = (VIEW3D_PT_tween4d, VIEW3D_PT_tween4d_settings, VIEW3D_PT_tween4d_engines, VIEW3D_PT_tween4d_recent)
+class VIEW3D_PT_tween4d_asset(Panel):
+    """What to do with an imported asset: camera rigs and game export."""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = PANEL_CATEGORY
+    bl_label = "Animated Asset"
+    bl_parent_id = "VIEW3D_PT_tween4d"
+
+    def draw(self, context):
+        from .importer import asset_collection_of, find_asset_collections
+
+        layout = self.layout
+        if not find_asset_collections():
+            layout.label(text="Generate or import an asset first.", icon="INFO")
+            return
+        coll = asset_collection_of(context)
+        if coll is None:
+            layout.label(text="Select an object of the asset to work on.", icon="RESTRICT_SELECT_OFF")
+        else:
+            layout.label(text=coll.name, icon="OUTLINER_COLLECTION")
+        col = layout.column(align=True)
+        col.enabled = coll is not None
+        col.operator_menu_enum("tween4d.add_camera_rig", "path", text="Add Camera Rig", icon="VIEW_CAMERA")
+        col.operator("tween4d.bake_export", text="Bake & Export glTF / FBX", icon="EXPORT")
+
+
+classes = (VIEW3D_PT_tween4d, VIEW3D_PT_tween4d_settings, VIEW3D_PT_tween4d_engines, VIEW3D_PT_tween4d_asset,
+           VIEW3D_PT_tween4d_recent)

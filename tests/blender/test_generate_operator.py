@@ -94,9 +94,11 @@ def test_panels_draw_each_state_with_valid_layout_calls(run):
     idle = result["idle_draw"]
     assert "tween4d.generate" in idle["operators"] and not idle["progress"]
     assert "No results yet." in idle["labels"]
+    assert "Generate or import an asset first." in idle["labels"]
     done = result["done_draw"]
     assert "wm.path_open" in done["operators"] and "tween4d.remove_recent" in done["operators"]
     assert "tween4d.import_asset" in done["operators"]
+    assert "tween4d.bake_export" in done["operators"], "an imported asset offers Bake & Export"
     running = result["running_draw"]
     assert running["progress"] == [pytest.approx(0.3)]
     assert "tween4d.cancel" in running["operators"] and "tween4d.generate" not in running["operators"]

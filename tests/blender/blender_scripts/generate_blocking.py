@@ -21,7 +21,8 @@ import bpy  # noqa: E402  (first Blender import: puts addon_utils on sys.path)
 import addon_utils  # noqa: E402
 from blender_helpers import emit, enable_working_tree  # noqa: E402
 
-PANELS = ("VIEW3D_PT_tween4d", "VIEW3D_PT_tween4d_settings", "VIEW3D_PT_tween4d_engines", "VIEW3D_PT_tween4d_recent")
+PANELS = ("VIEW3D_PT_tween4d", "VIEW3D_PT_tween4d_settings", "VIEW3D_PT_tween4d_engines", "VIEW3D_PT_tween4d_asset",
+          "VIEW3D_PT_tween4d_recent")
 
 
 class DrawError(AssertionError):
