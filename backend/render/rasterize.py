@@ -55,31 +55,43 @@ class Raster:
         return out
 
 
-def _candidates(uv: np.ndarray, faces: np.ndarray, width: int, height: int):
-    """Yield (face index, pixel row, pixel column) batches of bounding-box candidates."""
-    tri = uv[faces]  # [F, 3, 2]
-    lo = np.ceil(tri.min(axis=1) - 0.5).astype(np.int64)
-    hi = np.floor(tri.max(axis=1) - 0.5).astype(np.int64)
-    lo[:, 0] = np.clip(lo[:, 0], 0, width)
-    lo[:, 1] = np.clip(lo[:, 1], 0, height)
-    hi[:, 0] = np.clip(hi[:, 0], -1, width - 1)
-    hi[:, 1] = np.clip(hi[:, 1], -1, height - 1)
-    nx = np.maximum(hi[:, 0] - lo[:, 0] + 1, 0)
-    ny = np.maximum(hi[:, 1] - lo[:, 1] + 1, 0)
+def box_pixels(u_lo, u_hi, v_lo, v_hi, width: int, height: int, chunk: int = _CHUNK):
+    """Enumerate the pixel centres inside axis-aligned boxes, in bounded batches.
+
+    Args:
+        u_lo, u_hi, v_lo, v_hi: float [K] box extents in pixel coordinates
+            (pixel centres at +0.5); boxes are clipped to the image.
+        width, height: image size in pixels.
+        chunk: about how many pixels one batch holds.
+
+    Yields:
+        (box index int64 [M], pixel row int64 [M], pixel column int64 [M]) batches.
+    """
+    c0 = np.clip(np.ceil(np.asarray(u_lo) - 0.5), 0, width).astype(np.int64)
+    c1 = np.clip(np.floor(np.asarray(u_hi) - 0.5), -1, width - 1).astype(np.int64)
+    r0 = np.clip(np.ceil(np.asarray(v_lo) - 0.5), 0, height).astype(np.int64)
+    r1 = np.clip(np.floor(np.asarray(v_hi) - 0.5), -1, height - 1).astype(np.int64)
+    nx = np.maximum(c1 - c0 + 1, 0)
+    ny = np.maximum(r1 - r0 + 1, 0)
     counts = nx * ny
     order = np.nonzero(counts)[0]
     start = 0
     while start < len(order):
         csum = np.cumsum(counts[order[start:]])
-        stop = start + max(1, int(np.searchsorted(csum, _CHUNK, side="right")))
+        stop = start + max(1, int(np.searchsorted(csum, chunk, side="right")))
         idx = order[start:stop]
         c = counts[idx]
-        f = np.repeat(idx, c)
+        box = np.repeat(idx, c)
         offsets = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
-        cols = lo[f, 0] + offsets % nx[f]
-        rows = lo[f, 1] + offsets // nx[f]
-        yield f, rows, cols
+        yield box, r0[box] + offsets // nx[box], c0[box] + offsets % nx[box]
         start = stop
+
+
+def _candidates(uv: np.ndarray, faces: np.ndarray, width: int, height: int):
+    """Yield (face index, pixel row, pixel column) batches of bounding-box candidates."""
+    tri = uv[faces]  # [F, 3, 2]
+    lo, hi = tri.min(axis=1), tri.max(axis=1)
+    yield from box_pixels(lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1], width, height)
 
 
 def rasterize(uv: np.ndarray, faces: np.ndarray, width: int, height: int, depth: np.ndarray | None = None,

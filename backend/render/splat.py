@@ -25,8 +25,8 @@ import numpy as np
 
 from ..asset import Camera
 from ..gaussians.quaternions import matrix_from_quats
+from .rasterize import box_pixels
 
-_CHUNK = 2_000_000
 _LOW_PASS = 0.05  # px^2: keeps edge-on footprints invertible
 
 
@@ -75,29 +75,12 @@ def _ellipse_coverage(uv, cov, width: int, height: int, sigma: float) -> np.ndar
     inv_a, inv_b, inv_c = cov[:, 1, 1] / det, -cov[:, 0, 1] / det, cov[:, 0, 0] / det
     ext_u = sigma * np.sqrt(cov[:, 0, 0])
     ext_v = sigma * np.sqrt(cov[:, 1, 1])
-    c0 = np.clip(np.ceil(uv[:, 0] - ext_u - 0.5), 0, width).astype(np.int64)
-    c1 = np.clip(np.floor(uv[:, 0] + ext_u - 0.5), -1, width - 1).astype(np.int64)
-    r0 = np.clip(np.ceil(uv[:, 1] - ext_v - 0.5), 0, height).astype(np.int64)
-    r1 = np.clip(np.floor(uv[:, 1] + ext_v - 0.5), -1, height - 1).astype(np.int64)
-    nx = np.maximum(c1 - c0 + 1, 0)
-    ny = np.maximum(r1 - r0 + 1, 0)
-    counts = nx * ny
-    order = np.nonzero(counts)[0]
-    start = 0
-    while start < len(order):
-        csum = np.cumsum(counts[order[start:]])
-        stop = start + max(1, int(np.searchsorted(csum, _CHUNK, side="right")))
-        idx = order[start:stop]
-        c = counts[idx]
-        g = np.repeat(idx, c)
-        k = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
-        cols = c0[g] + k % nx[g]
-        rows = r0[g] + k // nx[g]
+    for g, rows, cols in box_pixels(uv[:, 0] - ext_u, uv[:, 0] + ext_u, uv[:, 1] - ext_v, uv[:, 1] + ext_v,
+                                    width, height):
         du = cols + 0.5 - uv[g, 0]
         dv = rows + 0.5 - uv[g, 1]
         inside = inv_a[g] * du * du + 2 * inv_b[g] * du * dv + inv_c[g] * dv * dv <= sigma * sigma
         out[rows[inside] * width + cols[inside]] = True
-        start = stop
     return out.reshape(height, width)
 
 

@@ -174,3 +174,30 @@ DATA_KINDS = ("objects", "meshes", "materials", "node_groups", "images", "camera
 def datablock_counts() -> dict[str, int]:
     """How many datablocks of each kind the file holds (to catch leftovers and orphans)."""
     return {k: len(getattr(bpy.data, k)) for k in DATA_KINDS}
+
+
+def evaluated_vertices(obj, scene, frame: int, world: bool = False) -> np.ndarray:
+    """float32 [V, 3] vertex positions of ``obj`` after its modifiers at ``frame`` (object space, or world)."""
+    scene.frame_set(frame)
+    ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    mesh = ev.to_mesh()
+    co = np.empty(len(mesh.vertices) * 3, np.float32)
+    mesh.vertices.foreach_get("co", co)
+    ev.to_mesh_clear()
+    co = co.reshape(-1, 3)
+    if world:
+        mw = np.array(ev.matrix_world)
+        co = co @ mw[:3, :3].T + mw[:3, 3]
+    return co
+
+
+def match_order(got0: np.ndarray, want0: np.ndarray, tol: float = 1e-4) -> np.ndarray:
+    """Index into ``got0`` for each wanted vertex (exporters may reorder or split vertices).
+
+    Raises:
+        AssertionError: some wanted vertex has no counterpart within ``tol`` metres.
+    """
+    d = np.linalg.norm(got0[None, :, :] - want0[:, None, :], axis=2)
+    order = d.argmin(axis=1)
+    assert d[np.arange(len(want0)), order].max() < tol
+    return order

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from assets_fixtures import OPERATOR_MODULES, addon_module, bpy, datablock_counts, load_package  # noqa: E402
+from assets_fixtures import OPERATOR_MODULES, addon_module, bpy, datablock_counts, evaluated_vertices, load_package  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -31,16 +31,6 @@ def _fresh():
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 
-def _world_vertices(obj, frame: int) -> list:
-    scene = bpy.context.scene
-    scene.frame_set(frame)
-    ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
-    mesh = ev.to_mesh()
-    co = np.empty(len(mesh.vertices) * 3, np.float32)
-    mesh.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    mw = np.array(ev.matrix_world)
-    return (co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]).tolist()
 
 
 def _glb_summary(path: Path) -> dict:
@@ -74,7 +64,7 @@ def _reimport(path: Path, frame_count: int) -> dict:
         "face_count": len(obj.data.polygons),
         "shape_keys": len(keys.key_blocks) if keys else 0,
         "first_frame": first,
-        "positions": [_world_vertices(obj, first + f) for f in range(frame_count)],
+        "positions": [evaluated_vertices(obj, bpy.context.scene, first + f, world=True).tolist() for f in range(frame_count)],
     }
 
 

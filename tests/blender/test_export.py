@@ -19,6 +19,8 @@ from assets_fixtures import (  # noqa: E402,F401  (fixtures are used by name)
     bpy,
     datablock_counts,
     empty_scene,
+    evaluated_vertices,
+    match_order,
     tween4d_pkg,
 )
 
@@ -42,14 +44,6 @@ def test_thinning_and_frame_sampling_are_deterministic(bake):
     assert bake.sample_frames(5, 1).tolist() == [0, 1, 2, 3, 4]
 
 
-def _world(obj, scene, frame):
-    scene.frame_set(frame)
-    ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
-    mesh = ev.to_mesh()
-    co = np.empty(len(mesh.vertices) * 3, np.float32)
-    mesh.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    return co.reshape(-1, 3)
 
 
 def test_baked_shape_keys_play_the_cache_and_leave_the_original(empty_scene, bake, asset_dir):
@@ -62,10 +56,10 @@ def test_baked_shape_keys_play_the_cache_and_leave_the_original(empty_scene, bak
     assert [k.name for k in keys] == ["Basis"] + [f"frame_{f:04d}" for f in range(1, 8)]
     verts = asset_api().load_asset(asset_dir).mesh.vertices
     for f in range(8):
-        np.testing.assert_allclose(_world(baked, empty_scene, 1 + f), verts[f], atol=1e-6)
+        np.testing.assert_allclose(evaluated_vertices(baked, empty_scene, 1 + f), verts[f], atol=1e-6)
         active = [k.name for k in keys[1:] if k.value > 0.999]
         assert active == ([f"frame_{f:04d}"] if f else [])  # exactly one key on (none at the Basis frame)
-    np.testing.assert_allclose(_world(src, empty_scene, 5), verts[4], atol=1e-6)
+    np.testing.assert_allclose(evaluated_vertices(src, empty_scene, 5), verts[4], atol=1e-6)
     before = datablock_counts()
     bake.remove_baked(baked)
     after = datablock_counts()
@@ -99,13 +93,6 @@ def roundtrip(asset_dir, tmp_path_factory):
     return json.loads(result.read_text())
 
 
-def _match_order(got0: np.ndarray, want0: np.ndarray) -> np.ndarray:
-    """Index into ``got`` for each wanted vertex (exporters may reorder mesh vertices)."""
-    d = np.linalg.norm(got0[None, :, :] - want0[:, None, :], axis=2)
-    order = d.argmin(axis=1)
-    assert d[np.arange(len(want0)), order].max() < TOL
-    return order
-
 
 def test_points_glb_reimports_with_the_same_points_every_frame(roundtrip, bake, asset_dir):
     means = np.asarray(asset_api().load_asset(asset_dir).gaussians.means)
@@ -116,7 +103,7 @@ def test_points_glb_reimports_with_the_same_points_every_frame(roundtrip, bake, 
     glb = r["glb"]
     assert glb["vertex_count"] == 200 and glb["face_count"] == 0 and glb["shape_keys"] == 8
     got = np.array(glb["positions"])
-    order = _match_order(got[0], want[0])
+    order = match_order(got[0], want[0])
     assert np.abs(got[:, order] - want).max() < TOL
 
 
@@ -128,7 +115,7 @@ def test_mesh_glb_plays_kept_frames_and_blends_linearly_between(roundtrip, asset
     glb = r["glb"]
     assert glb["shape_keys"] == 4 and glb["face_count"] == 20
     got = np.array(glb["positions"])
-    got = got[:, _match_order(got[0], verts[0])]
+    got = got[:, match_order(got[0], verts[0])]
     for f in (0, 3, 6, 7):
         assert np.abs(got[f] - verts[f]).max() < TOL
     for f, (a, b) in {1: (0, 3), 2: (0, 3), 4: (3, 6), 5: (3, 6)}.items():
@@ -147,7 +134,7 @@ def test_fbx_reimports_blend_shapes(roundtrip, asset_dir, bake, case, count, key
     fbx = roundtrip[case]["fbx"]
     assert fbx["vertex_count"] == count and fbx["shape_keys"] == keys
     got = np.array(fbx["positions"])
-    got = got[:, _match_order(got[0], want[0])]
+    got = got[:, match_order(got[0], want[0])]
     for f in frames:
         assert np.abs(got[f] - want[f]).max() < TOL
 

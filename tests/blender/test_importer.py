@@ -18,6 +18,7 @@ from assets_fixtures import (  # noqa: E402,F401  (fixtures are used by name)
     bpy,
     datablock_counts,
     empty_scene,
+    evaluated_vertices,
     make_test_asset,
     tween4d_operators,
     tween4d_pkg,
@@ -57,14 +58,6 @@ def _instance_transforms(obj, scene, frame) -> np.ndarray:
     return np.transpose(m.reshape(-1, 4, 4), (0, 2, 1))  # stored column-major
 
 
-def _evaluated_vertices(obj, scene, frame) -> np.ndarray:
-    scene.frame_set(frame)
-    ev = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
-    mesh = ev.to_mesh()
-    co = np.empty(len(mesh.vertices) * 3, np.float32)
-    mesh.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    return co.reshape(-1, 3)
 
 
 def test_import_builds_one_collection_with_points_mesh_camera(empty_scene, importer, asset_dir):
@@ -132,7 +125,7 @@ def test_positions_per_frame_follow_the_cache_without_axis_change(empty_scene, i
         m = _instance_transforms(pts, scene, frame_start + f)
         assert m.shape[0] == g.count  # every test Gaussian is above the opacity threshold
         np.testing.assert_allclose(m[:, :3, 3], g.means[f], atol=1e-5)
-        np.testing.assert_allclose(_evaluated_vertices(mesh_obj, scene, frame_start + f), asset.mesh.vertices[f], atol=1e-5)
+        np.testing.assert_allclose(evaluated_vertices(mesh_obj, scene, frame_start + f), asset.mesh.vertices[f], atol=1e-5)
     # Splats are oriented by the quaternion and sized by sigma_scale * scale.
     lin = m[:, :3, :3].astype(np.float64)
     lengths = np.linalg.norm(lin, axis=1)

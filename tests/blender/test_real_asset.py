@@ -12,12 +12,19 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from assets_fixtures import addon_module, asset_api, bpy, empty_scene, tween4d_pkg  # noqa: E402,F401
-from test_importer import _evaluated_vertices, _instance_transforms  # noqa: E402
+from assets_fixtures import (  # noqa: E402,F401
+    addon_module,
+    asset_api,
+    bpy,
+    empty_scene,
+    evaluated_vertices,
+    match_order,
+    tween4d_pkg,
+)
+from test_importer import _instance_transforms  # noqa: E402
 
 pytestmark = pytest.mark.blender
 SCRIPT = Path(__file__).with_name("export_roundtrip.py")
-TOL = 1e-4  # metres
 
 
 @pytest.fixture()
@@ -38,7 +45,7 @@ def test_real_asset_plays_the_generated_motion(empty_scene, importer, generated_
         m = _instance_transforms(pts, scene, scene.frame_start + f)
         assert m.shape[0] == g.count
         np.testing.assert_allclose(m[:, :3, 3], g.means[f], atol=1e-5)
-        np.testing.assert_allclose(_evaluated_vertices(mesh_obj, scene, scene.frame_start + f),
+        np.testing.assert_allclose(evaluated_vertices(mesh_obj, scene, scene.frame_start + f),
                                    asset.mesh.vertices[f], atol=1e-5)
 
 
@@ -79,13 +86,6 @@ def real_roundtrip(generated_asset, tmp_path_factory):
     return json.loads(result.read_text())
 
 
-def _match_order(got0: np.ndarray, want0: np.ndarray) -> np.ndarray:
-    d = np.linalg.norm(got0[None, :, :] - want0[:, None, :], axis=2)
-    order = d.argmin(axis=1)
-    assert d[np.arange(len(want0)), order].max() < TOL
-    return order
-
-
 def test_real_asset_glb_and_fbx_reimport_with_the_same_motion(real_roundtrip, generated_asset, tween4d_pkg):
     bake = addon_module("bake_export")
     asset = asset_api().load_asset(generated_asset)
@@ -94,12 +94,12 @@ def test_real_asset_glb_and_fbx_reimport_with_the_same_motion(real_roundtrip, ge
     for fmt in ("glb", "fbx"):
         got = np.array(real_roundtrip["points"][fmt]["positions"])
         assert got.shape == want.shape, fmt
-        got = got[:, _match_order(got[0], want[0])]
-        assert np.abs(got - want).max() < TOL, f"{fmt} per-frame positions differ"
+        got = got[:, match_order(got[0], want[0])]
+        assert np.abs(got - want).max() < 1e-4, f"{fmt} per-frame positions differ"
     verts = np.asarray(asset.mesh.vertices)
     glb_mesh = np.array(real_roundtrip["mesh"]["glb"]["positions"])
     # The exporter may split vertices along UV seams: compare each original vertex to its copy.
-    order = _match_order(glb_mesh[0], verts[0])
+    order = match_order(glb_mesh[0], verts[0])
     kept = bake.sample_frames(asset.gaussians.frame_count, 3)
     for f in kept:
-        assert np.abs(glb_mesh[f][order] - verts[f]).max() < TOL
+        assert np.abs(glb_mesh[f][order] - verts[f]).max() < 1e-4
