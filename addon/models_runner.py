@@ -219,8 +219,8 @@ def parse_percent(line: str) -> Optional[float]:
 
 def failure_text(lines: list[str]) -> str:
     """What a failed ``models download`` said: its ``error:`` and ``what to do:`` lines, else its last line."""
-    error = next((l for l in reversed(lines) if l.startswith("error:")), "")
-    hint = next((l for l in reversed(lines) if l.startswith("what to do:")), "")
+    error = next((line for line in reversed(lines) if line.startswith("error:")), "")
+    hint = next((line for line in reversed(lines) if line.startswith("what to do:")), "")
     if error:
         return " ".join(part for part in (error[len("error:"):].strip(), hint[len("what to do:"):].strip()) if part)
     return last_line("\n".join(lines))
@@ -260,10 +260,12 @@ class ModelDownload(InstallRunner):
         self.cancel_requested = False
         self.outcome: Optional[DownloadOutcome] = None
         self.on_line: Optional[Callable[[str], None]] = None
+        self._partial: Optional[str] = None  # the line being drawn (no "\r" or "\n" after it yet)
         self._kill_at: Optional[float] = None
 
     def _read(self) -> None:
-        # tqdm redraws with "\r": split on it too, so each bar state is a line.
+        # tqdm redraws its bar after "\r" and ends it with the next "\r": split on both, and show the
+        # unterminated tail (the bar as drawn now) at once, without adding it to ``lines`` yet.
         stream = self.process.stdout
         pending = b""
         while True:
@@ -276,20 +278,27 @@ class ModelDownload(InstallRunner):
                 text = part.decode("utf-8", "replace").rstrip()
                 if text.strip():
                     self._queue.put(text)
+            self._partial = pending.decode("utf-8", "replace").rstrip() if pending.strip() else None
         if pending.strip():
             self._queue.put(pending.decode("utf-8", "replace").rstrip())
         stream.close()
+
+    def _show(self, line: str) -> None:
+        fraction = parse_percent(line)
+        if fraction is not None:
+            self.fraction = fraction
+        self.step_text = line.strip()
 
     def poll(self) -> list[str]:
         """New output lines since the last call (never blocks); updates ``fraction`` and ``step_text``."""
         new = super().poll()
         for line in new:
-            fraction = parse_percent(line)
-            if fraction is not None:
-                self.fraction = fraction
-            self.step_text = line.strip()
+            self._show(line)
             if self.on_line is not None:
                 self.on_line(line)
+        partial, self._partial = self._partial, None
+        if partial is not None and self.returncode is None:
+            self._show(partial)
         return new
 
     def request_cancel(self) -> None:
@@ -343,7 +352,7 @@ class ModelsState:
         rows: the last listed :class:`ModelRow` s.
         status: "unknown" (never listed), "loading", "ok", "needs_install" or "error".
         message: why the list is not shown (needs_install, error).
-        list_key: (interpreter, environment) the shown list was made with.
+        list_key: what the shown list was made with (set by the caller, compared on redraw).
         fetch: the running :class:`ModelListFetch`, if any.
         download: the running :class:`ModelDownload`, if any (one at a time).
         last_result: the last download's message; ``last_ok`` whether it succeeded.
@@ -361,7 +370,6 @@ class ModelsState:
 
     def start_list(self, interpreter: str, backend_root: str, env: Mapping[str, str], *, blocking: bool) -> None:
         """List the models with ``interpreter``/``env`` (in a thread unless ``blocking``)."""
-        self.list_key = (str(interpreter), tuple(sorted(env.items())))
         self.status = "loading"
         fetch = ModelListFetch(interpreter, backend_root, env)
         self.fetch = fetch

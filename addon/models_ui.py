@@ -3,10 +3,14 @@
 The list comes from the backend interpreter (``models_runner.ModelListFetch``,
 in a thread); a ``bpy.app.timers`` function redraws the preferences until it
 arrives. The box lists again by itself when the interpreter or the model
-folder changed since the last list, and on Refresh.
+folder changed since the last list, when Install Dependencies created the
+interpreter, and on Refresh.
 """
 
 from __future__ import annotations
+
+import os
+import textwrap
 
 import bpy
 
@@ -14,6 +18,7 @@ from . import paths
 from .models_runner import NEEDS_INSTALL_TEXT, STATE
 
 POLL_INTERVAL_S = 0.25
+RESULT_WRAP, RESULT_LINES = 90, 5  # the last download's message: characters per line, lines at most
 OFFLINE_LABEL = "Downloading needs online access (Preferences > System > Network > Allow Online Access)"
 MISSING_TEXT = {
     "model.missing": "Not installed",
@@ -23,13 +28,16 @@ MISSING_TEXT = {
 
 
 def list_key(prefs) -> tuple:
-    """What a model list depends on: the interpreter and the backend environment (``HF_HOME``)."""
-    return (prefs.interpreter(), tuple(sorted(prefs.backend_env().items())))
+    """What a model list depends on: the interpreter (and whether it exists yet) and the backend environment."""
+    interpreter = prefs.interpreter()
+    return (interpreter, os.path.isfile(interpreter), tuple(sorted(prefs.backend_env().items())))
 
 
 def refresh(prefs, *, blocking: bool = False) -> None:
     """List the models again with the current preferences (in a thread unless ``blocking``)."""
+    key = list_key(prefs)
     STATE.start_list(prefs.interpreter(), paths.backend_root(), prefs.backend_env(), blocking=blocking)
+    STATE.list_key = key
     if not blocking and not bpy.app.timers.is_registered(_redraw_until_listed):
         bpy.app.timers.register(_redraw_until_listed, first_interval=POLL_INTERVAL_S)
 
@@ -72,11 +80,14 @@ def draw_models_box(layout, context, prefs) -> None:
                      text=_clip(download.step_text or f"Downloading {download.key}..."))
         col.operator("tween4d.cancel_model_download", text=f"Cancel Download of {download.key}", icon="CANCEL")
     elif STATE.last_result:
-        box.label(text=_clip(STATE.last_result), icon="CHECKMARK" if STATE.last_ok else "ERROR")
+        col = box.column(align=True)
+        for i, line in enumerate(textwrap.wrap(STATE.last_result, RESULT_WRAP)[:RESULT_LINES]):
+            col.label(text=line, icon=("CHECKMARK" if STATE.last_ok else "ERROR") if i == 0 else "BLANK1")
 
-    if STATE.status == "loading" and not STATE.rows:
+    if STATE.status == "loading":
         box.label(text="Reading the model list from the backend...", icon="SORTTIME")
-        return
+        if not STATE.rows:
+            return
     if STATE.status == "needs_install":
         box.label(text=NEEDS_INSTALL_TEXT, icon="INFO")
         box.label(text=_clip(STATE.message))

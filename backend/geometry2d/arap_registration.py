@@ -231,6 +231,16 @@ def _scaled_foreground(fg: Foreground, scale: float) -> Foreground:
 
 def _initial_positions(rest: np.ndarray, start_mask: np.ndarray, end_mask: np.ndarray, matches: Matches) -> np.ndarray:
     """The largest rigid part's similarity transform, else matching mask centroids and sizes."""
+    import os
+    if os.environ.get("INIT", "core") == "core":
+        from .silhouette_alignment import core_alignment, transform_iou
+        align, cs, ce, iou_core = core_alignment(start_mask, end_mask)
+        margin = float(os.environ.get("MARGIN", "0.1"))
+        if len(matches.models) and transform_iou(matches.models[0], cs, ce) >= iou_core - margin:
+            m = matches.models[0]
+        else:
+            m = align
+        return rest @ m[:, :2].T + m[:, 2]
     if len(matches.models):
         m = matches.models[0]
         return rest @ m[:, :2].T + m[:, 2]
@@ -412,6 +422,13 @@ class _Level:
         near = (dist_b < gate) & (dist_b > tol_b) & free[b]
         cons.add_vertices(b[near], _dead_zone(x[b[near]], target_b[near], tol_b),
                           self.outline_unit[b[near]] * _cauchy(dist_b[near], gate))
+        import os
+        if not detail and len(b) and os.environ.get("STIFFCOV"):
+            bb = b[free[b]]
+            d_c, j_c = cKDTree(x[bb]).query(self.end_outline)
+            v = bb[j_c]
+            w = self.coverage_unit * float(os.environ.get("STIFFCOV")) * _cauchy(d_c, 0.1 * self.size)
+            cons.add_vertices(v, self.end_outline, w)
         if detail and len(b) and maps is not None:
             # End outline points the warped mesh does not reach (farther than 1.5 px from it).
             uncovered = (maps.coverage < 0.5).astype(np.uint8)

@@ -78,6 +78,14 @@ def test_models_box_lists_the_real_registry(run):
     assert {"tween4d.install_dependencies", "tween4d.check_backend"} <= set(draw["operators"])
 
 
+def test_models_box_lists_again_in_a_thread_when_the_model_folder_changes(run):
+    result, _ = run
+    auto = result["auto_list"]
+    assert auto["thread"] is True
+    assert "Reading the model list from the backend..." in auto["first_labels"]
+    assert auto["status"] == "ok" and auto["then"] == list(MODELS)
+
+
 def test_missing_backend_says_install_dependencies_first(run):
     result, _ = run
     gone = result["no_interpreter"]

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -85,6 +86,16 @@ def main(fake_interpreter: str, work_dir: str) -> None:
     result["listed"] = {"status": state.status, "rows": rows(state)}
     result["offline_draw"] = draw_prefs(context, prefs)
 
+    # Another model folder: the next draw lists again by itself, in a thread, and says so meanwhile.
+    prefs.model_cache_dir = str(work / "other-hf-home")
+    first = draw_prefs(context, prefs)
+    fetch = state.fetch
+    if fetch is not None:
+        fetch._thread.join(60)
+    result["auto_list"] = {"thread": fetch is not None, "first_labels": first["labels"],
+                           "then": draw_prefs(context, prefs)["download_keys"], "status": state.status}
+    prefs.model_cache_dir = str(hf_home)
+
     # No interpreter, or one without the backend's packages: "Install dependencies first".
     prefs.backend_python = str(work / "no-venv" / "bin" / "python")
     bpy.ops.tween4d.refresh_models()
@@ -125,6 +136,7 @@ def main(fake_interpreter: str, work_dir: str) -> None:
     state.download = download
     while "%" not in download.step_text and download.returncode is None:
         download.tick()
+        time.sleep(0.01)
     running = {"draw": draw_prefs(context, prefs), "fraction": download.fraction,
                "download_poll": bpy.ops.tween4d.download_model.poll()}
     bpy.ops.tween4d.cancel_model_download()
