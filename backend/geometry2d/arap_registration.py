@@ -29,14 +29,28 @@ Data terms:
   motion (a part's transform, or plain centroid/area alignment) that puts them
   on the end object (``region_hypotheses``), so a plain part is not dragged
   along by a textured neighbour.
-* limbs: hinged parts that still do not fit after the first, stiff phase are
-  mapped onto end regions nothing explains yet (``limb_search``); the
-  triangles around their hinge may then stretch.
+* outline correspondences: inner-distance shape context matches between the
+  two outlines (``contour_matching``), the one cue an untextured object has
+  for where its hands, feet, petals and wing tips went. Each start outline
+  point is pulled toward its matched end outline point, strongly and with a
+  wide robust kernel during the stiff phase (so a limb can swing far), then
+  fading while the local terms take over. Correspondences that contradict a
+  nearby feature part, or that end where a placed limb now goes, are dropped;
+  where feature parts reach, the term gives way to them.
+* limbs: hinged parts that do not fit are mapped onto end regions nothing
+  explains yet (``limb_search``); the triangles around their hinge may then
+  stretch. Limbs without outline correspondences are placed first -- at once
+  when feature matches aligned the body, else after the stiff phase -- before
+  the outline term can pull a neighbour (a head, a shell) into their place;
+  limbs with correspondences follow them and are placed after the stiff phase
+  only if they still do not fit and the pose agrees with their correspondences.
 * dense optical flow (DIS) from the *currently warped* start image to the end
   image, both cut out on a flat background, so only the residual motion is
   measured (coarse to fine over the iterations); forward-backward and
   visibility checks drop unreliable samples.
-* silhouette: vertices that left the end object are pulled back onto it;
+* silhouette: vertices that left the end object are pulled back onto it (and,
+  from the detail phase on, points inside the triangles, so no triangle
+  bridges a notch of background);
   outline vertices near the end outline snap onto it; end outline points that
   the warped mesh does not reach pull the nearest deformed outline vertex when
   the straight way there stays on the end object (so a part can stretch, e.g. a
@@ -68,6 +82,7 @@ from ..errors import ForegroundError
 from ..render.rasterize import rasterize
 from ..types import Foreground, SilhouetteMesh
 from .arap_operator import TriangleGradient, closest_rotations
+from .contour_matching import ContourMatches, contour_correspondences
 from .correspondence import Matches, dense_flow, group_matches, match_features, to_gray_u8
 from .limb_search import LimbPose, find_limbs, place_limbs
 from .region_hypotheses import RegionMotion, choose_region_motions, moments_transform
@@ -93,12 +108,14 @@ class RegistrationConfig:
             parts of matches contradict each other (``group_matches``); 0 keeps all parts.
         match_weight: weight of each matched point toward its match (dimensionless).
         flow_kappa: weight of the dense flow term.
-        outside_kappa: weight pulling vertices that left the end object back inside.
+        outside_kappa: weight pulling vertices (and interior points) that left the end object back inside.
         outline_kappa: weight snapping outline vertices onto the nearby end outline.
         coverage_kappa: weight of unreached end outline points on the nearest deformed outline vertex.
         limb_kappa: weight of a moved limb's vertex targets; 0 disables the limb placement.
-        detail_from: fraction of the iterations spent on the stiff phase (features and the
-            outside term only) before limbs are placed and the outline, coverage and flow terms join.
+        contour_kappa: weight of the outline correspondences (per unit of outline length);
+            0 disables them.
+        detail_from: fraction of the iterations spent on the stiff phase (features, outline
+            correspondences and the outside term only) before the outline, coverage and flow terms join.
         flow_stride_px: spacing of flow samples on the start object (analysis pixels).
         analysis_side: the coarse level works with the longer image side at most this.
         coarse_faces: the coarse level's mesh has about this many triangles (at most).
@@ -117,6 +134,7 @@ class RegistrationConfig:
     outline_kappa: float = 30.0
     coverage_kappa: float = 30.0
     limb_kappa: float = 100.0
+    contour_kappa: float = 60.0
     detail_from: float = 0.25
     flow_stride_px: float = 3.0
     analysis_side: int = 320
@@ -134,7 +152,8 @@ class Registration:
         matches: the grouped feature matches (pixels of the level they were found on).
         limb_poses: ``LimbPose`` of the limbs that were moved (vertex indices of the mesh the
             registration ran on: the coarse mesh when ``diagnostics["coarse_vertices"]`` > 0).
-        diagnostics: numbers for reports (``end_iou``, ``feature_matches``, ``flipped_triangles``, timings).
+        diagnostics: numbers for reports (``end_iou``, ``feature_matches``, ``contour_matches``,
+            ``flipped_triangles``, timings).
     """
 
     positions: np.ndarray
@@ -216,6 +235,15 @@ def _boundary_lengths(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return out
 
 
+def _lookup(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """bool [N]: ``mask`` at the pixel under each point (False off the image)."""
+    h, w = mask.shape
+    col = np.floor(points[:, 0]).astype(np.int64)
+    row = np.floor(points[:, 1]).astype(np.int64)
+    on = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    return on & mask[np.clip(row, 0, h - 1), np.clip(col, 0, w - 1)]
+
+
 def _cutout_gray(rgb: np.ndarray, alpha: np.ndarray, background: float) -> np.ndarray:
     return to_gray_u8(rgb * alpha[..., None] + background * (1.0 - alpha[..., None]))
 
@@ -231,16 +259,6 @@ def _scaled_foreground(fg: Foreground, scale: float) -> Foreground:
 
 def _initial_positions(rest: np.ndarray, start_mask: np.ndarray, end_mask: np.ndarray, matches: Matches) -> np.ndarray:
     """The largest rigid part's similarity transform, else matching mask centroids and sizes."""
-    import os
-    if os.environ.get("INIT", "core") == "core":
-        from .silhouette_alignment import core_alignment, transform_iou
-        align, cs, ce, iou_core = core_alignment(start_mask, end_mask)
-        margin = float(os.environ.get("MARGIN", "0.1"))
-        if len(matches.models) and transform_iou(matches.models[0], cs, ce) >= iou_core - margin:
-            m = matches.models[0]
-        else:
-            m = align
-        return rest @ m[:, :2].T + m[:, 2]
     if len(matches.models):
         m = matches.models[0]
         return rest @ m[:, :2].T + m[:, 2]
@@ -284,7 +302,7 @@ class _Level:
     """One resolution level: a mesh on a start/end pair plus every precomputed data term."""
 
     def __init__(self, mesh: SilhouetteMesh, start: Foreground, end: Foreground, cfg: RegistrationConfig,
-                 matches: Matches, use_limbs: bool):
+                 matches: Matches, use_limbs: bool, contours: Optional[ContourMatches] = None):
         self.cfg = cfg
         self.rest = np.asarray(mesh.vertices, dtype=np.float64)
         self.faces = np.asarray(mesh.faces, dtype=np.int64)
@@ -313,6 +331,7 @@ class _Level:
         self.match_target = matches.end[ok]
         self.part_index, self.part_target, self.part_weight = [], [], []
         radius = cfg.feature_radius * self.size
+        self.feature_reach = radius
         centroids = self.rest[self.faces].mean(axis=1)
         self.face_support = np.zeros(len(self.faces))
         for k, model in enumerate(matches.models):
@@ -329,6 +348,7 @@ class _Level:
             d2f = ((centroids[:, None, :] - src[None, :, :]) ** 2).sum(axis=2)
             self.face_support = np.maximum(self.face_support, 1.0 - np.exp(-np.exp(-0.5 * d2f / radius ** 2).sum(1)))
         self.area_unit = area_unit
+        self._setup_contours(contours, start, line_unit)
 
         # Flow samples: fixed material points on a grid over the start object.
         stride = cfg.flow_stride_px
@@ -346,6 +366,7 @@ class _Level:
         self.coverage_unit = cfg.coverage_kappa * line_unit * spacing
         self.outline_unit = cfg.outline_kappa * line_unit * self.outline_length
         self.outside_unit = cfg.outside_kappa * area_unit * self.mass
+        self.interior_outside_unit = cfg.outside_kappa * area_unit * stride * stride
         self.limb_unit = cfg.limb_kappa * area_unit * self.mass
 
         self.limbs = find_limbs(self.rest, self.faces, start.mask) if use_limbs and cfg.limb_kappa > 0 else []
@@ -359,6 +380,92 @@ class _Level:
         self.start_alpha = (start.alpha * start.mask).astype(np.float32)
         self.face_stiff = np.ones(len(self.faces))  # raised where triangles flipped
         self.joint_soft = np.ones(len(self.faces))  # lowered around the hinges of moved limbs
+
+    def _setup_contours(self, contours: Optional[ContourMatches], start: Foreground, line_unit: float) -> None:
+        """Barycentric rows of the outline correspondences' start points, their targets and weights.
+
+        Both ends are snapped onto the outlines the mesh and the silhouette field use. A
+        correspondence starting within a feature part's reach must land where that part's
+        similarity transform takes it (within a tenth of the object size), else it is dropped.
+        """
+        self.contour_rows = sp.csr_matrix((0, self.n))
+        self.contour_face = np.zeros(0, np.int64)
+        self.contour_target = np.zeros((0, 2))
+        self.contour_weight = np.zeros(0)
+        if contours is None or not len(contours):
+            return
+        start_field = SilhouetteField(start.mask)
+        p_start, _, _ = start_field.nearest_outline(contours.start)
+        f, b = locate_points(p_start, self.rest, self.faces, self.rest_raster.face_id, search_px=2, clamp=False)
+        ok = f >= 0
+        # Near a rigid part of feature matches, the outline must go where that part goes
+        # (the nearest part decides; far from all parts the outline term is on its own).
+        if len(self.matches.models):
+            groups = self.matches.group
+            d = np.linalg.norm(p_start[:, None, :] - self.matches.start[None, :, :], axis=2)
+            nearest = d.argmin(axis=1)
+            model = self.matches.models[groups[nearest]]
+            predicted = np.einsum("nij,nj->ni", model[:, :, :2], p_start) + model[:, :, 2]
+            near = d.min(axis=1) < self.feature_reach
+            off = np.linalg.norm(predicted - contours.end, axis=1) > max(3.0, 0.1 * self.size)
+            ok &= ~(near & off)
+        target, _, _ = SilhouetteField(self.end.mask).nearest_outline(contours.end[ok])
+        self.contour_rows = _barycentric_rows(self.faces, f[ok], b[ok], self.n)
+        self.contour_face = f[ok]
+        self.contour_target = target
+        # A pair costing twice the skip cost (0.3) is no better than leaving both points out.
+        quality = np.clip(1.0 - contours.cost[ok] / 0.6, 0.1, 1.0)
+        # Feature parts know better where they go: the outline term works where they do not reach.
+        self.contour_weight = (self.cfg.contour_kappa * line_unit * contours.spacing * quality
+                               * (1.0 - self.face_support[f[ok]]))
+
+    def limbs_by_contours(self, min_count: int = 3) -> tuple[list, list]:
+        """The limbs that at least ``min_count`` outline correspondences start on, and the others."""
+        held = [np.isin(self.contour_face, limb.faces).sum() >= min_count for limb in self.limbs]
+        return ([limb for limb, h in zip(self.limbs, held) if h], [limb for limb, h in zip(self.limbs, held) if not h])
+
+    def agree_with_contours(self, poses: list[LimbPose], x: np.ndarray) -> list[LimbPose]:
+        """The poses that bring their limb's outline correspondences closer (or that have none)."""
+        kept = []
+        for pose in poses:
+            on = np.isin(self.contour_face, pose.limb.faces)
+            if on.sum() < 3:
+                kept.append(pose)
+                continue
+            moved = x.copy()
+            moved[pose.limb.vertices] = pose.targets
+            rows, target = self.contour_rows[np.nonzero(on)[0]], self.contour_target[on]
+            now = np.median(np.linalg.norm(rows @ x - target, axis=1))
+            if np.median(np.linalg.norm(rows @ moved - target, axis=1)) < now:
+                kept.append(pose)
+        return kept
+
+    def drop_contours_into(self, poses: list[LimbPose]) -> None:
+        """Forget outline correspondences that end where a placed limb now goes, unless they start on it."""
+        if not len(self.contour_target) or not poses:
+            return
+        keep = np.ones(len(self.contour_target), bool)
+        for pose in poses:
+            x = self.rest.copy()
+            x[pose.limb.vertices] = pose.targets
+            cover = rasterize(x, self.faces[pose.limb.faces], self.w1, self.h1).mask
+            cover = cv2.dilate(cover.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+            on = _lookup(cover, self.contour_target)
+            keep &= ~(on & ~np.isin(self.contour_face, pose.limb.faces))
+        self.contour_rows = self.contour_rows[np.nonzero(keep)[0]]
+        self.contour_face = self.contour_face[keep]
+        self.contour_target = self.contour_target[keep]
+        self.contour_weight = self.contour_weight[keep]
+
+    def contour_terms(self, cons: _Constraints, x: np.ndarray, s: float) -> None:
+        """Outline correspondences (``contour_matching``), strongest early, robustly weighted."""
+        if not len(self.contour_target):
+            return
+        # Wide at first (limbs swing far), then only what still agrees; local terms take over.
+        sigma = max(2.0, (0.3 * (1 - s) + 0.05 * s) * self.size)
+        fade = 1.0 - 0.7 * s
+        r = np.linalg.norm(self.contour_rows @ x - self.contour_target, axis=1)
+        cons.add_rows(self.contour_rows, self.contour_target, self.contour_weight * fade * _cauchy(r, sigma))
 
     def add_region_motions(self, x: np.ndarray) -> tuple[np.ndarray, list[RegionMotion]]:
         """Give unmatched regions their best candidate motion (``region_hypotheses``).
@@ -413,6 +520,14 @@ class _Level:
         target_in, dist_out = self.field.nearest_inside(x)
         out = np.nonzero((dist_out > tol) & free)[0]
         cons.add_vertices(out, _dead_zone(x[out], target_in[out], tol), self.outside_unit[out] * (0.3 + 0.7 * s))
+        if detail and len(self.flow_rest):
+            # Points inside triangles too (the flow samples): a triangle whose corners are all on
+            # the object may still bridge a notch of background (between a wing's feathers).
+            y = self.flow_rows @ x
+            target_y, dist_y = self.field.nearest_inside(y)
+            off = np.nonzero(dist_y > tol)[0]
+            cons.add_rows(self.flow_rows[off], _dead_zone(y[off], target_y[off], tol),
+                          self.interior_outside_unit * (0.3 + 0.7 * s))
         b = self.boundary
         target_b, dist_b, _ = self.field.nearest_outline(x[b])
         gate = max(2.0, (0.08 * (1 - s) + 0.02 * s) * self.size) if detail else 2.0
@@ -422,13 +537,6 @@ class _Level:
         near = (dist_b < gate) & (dist_b > tol_b) & free[b]
         cons.add_vertices(b[near], _dead_zone(x[b[near]], target_b[near], tol_b),
                           self.outline_unit[b[near]] * _cauchy(dist_b[near], gate))
-        import os
-        if not detail and len(b) and os.environ.get("STIFFCOV"):
-            bb = b[free[b]]
-            d_c, j_c = cKDTree(x[bb]).query(self.end_outline)
-            v = bb[j_c]
-            w = self.coverage_unit * float(os.environ.get("STIFFCOV")) * _cauchy(d_c, 0.1 * self.size)
-            cons.add_vertices(v, self.end_outline, w)
         if detail and len(b) and maps is not None:
             # End outline points the warped mesh does not reach (farther than 1.5 px from it).
             uncovered = (maps.coverage < 0.5).astype(np.uint8)
@@ -504,7 +612,13 @@ def _run_level(level: _Level, x: np.ndarray, iterations: int, report, t_frac: tu
     """Outer iterations on one level. ``full``: the whole schedule (else a short refinement)."""
     cfg = level.cfg
     detail_from = max(1, int(round(cfg.detail_from * iterations))) if full else 0
+    # Limbs no outline correspondence reaches are placed at once when feature matches aligned the
+    # body (before the outline term can pull a neighbour into their place), else after the stiff
+    # phase; limbs the correspondences move get their chance after it, if the pose agrees with them.
+    first = 0 if (full and len(level.matches.models)) else detail_from
+    followed, unfollowed = level.limbs_by_contours() if full else ([], [])
     poses: list[LimbPose] = []
+    placed_at: list[int] = []
     anchor = x.copy()
     stats = {"flow_samples": 0, "flip_repairs": 0}
     t0 = time.perf_counter()
@@ -520,22 +634,29 @@ def _run_level(level: _Level, x: np.ndarray, iterations: int, report, t_frac: tu
         s = k / max(iterations - 1, 1) if full else 1.0
         detail = k >= detail_from
         stiffness = cfg.stiffness_start * (cfg.stiffness_end / cfg.stiffness_start) ** s
-        if full and k == detail_from and level.limbs:
-            poses = place_limbs(level.limbs, x, level.faces, level.field, anchored=level.anchored_faces)
-            level.soften_joints(poses)
+        if full and level.limbs and k in (first, detail_from):
+            todo = (unfollowed if k == first else []) + (followed if k == detail_from else [])
+            placed = {id(p.limb) for p in poses}
+            todo = [limb for limb in todo if id(limb) not in placed]
+            new = level.agree_with_contours(
+                place_limbs(todo, x, level.faces, level.field, anchored=level.anchored_faces), x) if todo else []
+            level.soften_joints(new)
+            level.drop_contours_into(new)
+            poses += new
+            placed_at += [k] * len(new)
             tick("limbs")
         cons = _Constraints(level.n)
         if full:
             level.feature_terms(cons, x, s)
+            level.contour_terms(cons, x, s)
         else:
             # Refinement: stay near the coarse result except where the image says otherwise.
             cons.add_vertices(np.arange(level.n), anchor, 20.0 * level.mass / level.size ** 2)
         maps = level.warp(x) if detail else None
         level.silhouette_terms(cons, x, s, detail, maps)
-        if poses:
-            fade = 1.0 - 0.7 * (k - detail_from) / max(iterations - detail_from, 1)
-            for pose in poses:
-                cons.add_vertices(pose.limb.vertices, pose.targets, level.limb_unit[pose.limb.vertices] * fade)
+        for pose, k0 in zip(poses, placed_at):
+            fade = 1.0 - 0.7 * (k - k0) / max(iterations - k0, 1)
+            cons.add_vertices(pose.limb.vertices, pose.targets, level.limb_unit[pose.limb.vertices] * fade)
         tick("terms")
         if detail:
             stats["flow_samples"] = level.flow_terms(cons, x, s, maps)
@@ -608,10 +729,13 @@ def register_mesh(mesh: SilhouetteMesh, start: Foreground, end: Foreground, iter
     matches = group_matches(ps, pe, threshold_px=max(2.0, 0.015 * size), seed=seed,
                             conflict_radius_px=cfg.conflict_radius * size)
     timings["features"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    contours = contour_correspondences(small_start.mask, small_end.mask) if cfg.contour_kappa > 0 else None
+    timings["contours"] = time.perf_counter() - t0
     report(0.05)
 
     t0 = time.perf_counter()
-    level = _Level(work_mesh, small_start, small_end, cfg, matches, use_limbs=True)
+    level = _Level(work_mesh, small_start, small_end, cfg, matches, use_limbs=True, contours=contours)
     timings["setup"] = time.perf_counter() - t0
     x = _initial_positions(level.rest, small_start.mask, small_end.mask, matches)
     x, region_motions = level.add_region_motions(x)
@@ -635,6 +759,7 @@ def register_mesh(mesh: SilhouetteMesh, start: Foreground, end: Foreground, iter
         "feature_matches": int(len(matches)),
         "feature_groups": int(len(matches.models)),
         "flow_samples": stats["flow_samples"],
+        "contour_matches": int(len(level.contour_target)),
         "regions_moved": len(region_motions),
         "limbs_found": len(level.limbs),
         "limbs_moved": [f"{p.method}:{p.angle_deg:.0f}" for p in stats["limb_poses"]],

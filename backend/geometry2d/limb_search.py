@@ -190,56 +190,8 @@ def _match_pose(limb: Limb, x: np.ndarray, faces: np.ndarray, region: np.ndarray
     return best
 
 
-# Barycentric sample points per triangle (centroid, and halfway from it to each corner and edge midpoint).
-_SAMPLE_BARY = np.array([[1 / 3, 1 / 3, 1 / 3],
-                         [2 / 3, 1 / 6, 1 / 6], [1 / 6, 2 / 3, 1 / 6], [1 / 6, 1 / 6, 2 / 3],
-                         [5 / 12, 5 / 12, 1 / 6], [1 / 6, 5 / 12, 5 / 12], [5 / 12, 1 / 6, 5 / 12]])
-
-
-def _limb_samples(limb: Limb, x: np.ndarray, faces: np.ndarray, areas: np.ndarray):
-    """Area-weighted sample points of a limb at positions ``x``: points [P, 2], weights [P]."""
-    tri = x[faces[limb.faces]]
-    pts = np.einsum("sk,fkd->fsd", _SAMPLE_BARY, tri).reshape(-1, 2)
-    w = np.repeat(areas[limb.faces] / len(_SAMPLE_BARY), len(_SAMPLE_BARY))
-    return pts, w
-
-
-def _placement_score(points: np.ndarray, weights: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """Weighted mean of the per-pixel ``value`` map under points [..., P, 2] (-1 off the image)."""
-    h, w = value.shape
-    col = np.floor(points[..., 0]).astype(np.int64)
-    row = np.floor(points[..., 1]).astype(np.int64)
-    on = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-    v = np.where(on, value[np.clip(row, 0, h - 1), np.clip(col, 0, w - 1)], -1.0)
-    return (v * weights).sum(axis=-1) / max(float(weights.sum()), 1e-9)
-
-
-def _hinged_poses(limb: Limb, x: np.ndarray, faces: np.ndarray, areas: np.ndarray, step_deg: float,
-                  stretches: np.ndarray) -> np.ndarray:
-    """Affine maps [N, 2, 3] that turn a limb about its hinge and stretch it along its axis.
-
-    The stretch (foreshortening when a limb turns in depth) acts along the line from the
-    hinge to the limb's centroid, so the hinge stays where the body holds it.
-    """
-    hinge = x[limb.hinge_vertices].mean(axis=0)
-    tri = x[faces[limb.faces]]
-    centroid = (tri.mean(axis=1) * areas[limb.faces, None]).sum(axis=0) / max(float(areas[limb.faces].sum()), 1e-9)
-    axis = centroid - hinge
-    axis = axis / max(float(np.linalg.norm(axis)), 1e-9)
-    out = []
-    for angle in np.deg2rad(np.arange(-180.0, 180.0, step_deg)):
-        c, s = np.cos(angle), np.sin(angle)
-        rot = np.array([[c, -s], [s, c]])
-        for k in stretches:
-            a = rot @ (np.eye(2) + (k - 1.0) * np.outer(axis, axis))
-            out.append(np.hstack([a, (hinge - a @ hinge)[:, None]]))
-    return np.asarray(out)
-
-
 def place_limbs(limbs: list[Limb], x: np.ndarray, faces: np.ndarray, end_field: SilhouetteField,
-                anchored: np.ndarray | None = None, fit_fraction: float = 0.7, min_score: float = 0.55,
-                min_gain: float = 0.15, step_deg: float = 6.0,
-                stretches: tuple = (0.75, 0.9, 1.0, 1.12, 1.25)) -> list[LimbPose]:
+                anchored: np.ndarray | None = None, fit_fraction: float = 0.7, min_iou: float = 0.45) -> list[LimbPose]:
     """Propose poses for limbs that do not fit the end silhouette where they are.
 
     Args:
@@ -251,17 +203,10 @@ def place_limbs(limbs: list[Limb], x: np.ndarray, faces: np.ndarray, end_field: 
             three or more of them is left to the matches.
         fit_fraction: a limb with at least this fraction of its area on end pixels
             the body leaves free is considered in place.
-        min_score: a pose must score at least this (see below) to be accepted.
-        min_gain: ... and beat the limb's current placement by this much.
-        step_deg: angular step of the hinged search (degrees).
-        stretches: stretch factors along the limb's axis tried by the hinged search.
+        min_iou: a moment match must overlap its region at least this much (IoU).
 
     Returns:
         ``LimbPose`` for each limb that gets moved (see module docstring).
-
-    Score of a pose: the area-weighted mean over the placed limb of +1 on end pixels
-    nothing explains yet, -0.25 on end pixels the body or a placed limb already covers,
-    -1 off the end object (sampled at 7 points per triangle).
     """
     mask = end_field.mask
     h, w = mask.shape
@@ -283,53 +228,30 @@ def place_limbs(limbs: list[Limb], x: np.ndarray, faces: np.ndarray, end_field: 
     if not misplaced:
         return []
 
-    def value_map(body_now):
-        grown = cv2.dilate(body_now.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-        free_end = cv2.morphologyEx((mask & ~grown).astype(np.uint8), cv2.MORPH_OPEN,
-                                    np.ones((3, 3), np.uint8)).astype(bool)
-        return np.where(free_end, 1.0, np.where(mask, -0.25, -1.0)).astype(np.float32), free_end
-
-    value, free_end = value_map(body)
-    # Hypotheses per limb: turns about the hinge, and moment alignments onto unexplained
-    # regions that keep the hinge near where it is.
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(free_end.astype(np.uint8), connectivity=8)
+    # Regions of the end object nothing explains yet.
+    grown = cv2.dilate(body.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    free_end = (mask & ~grown).astype(np.uint8)
+    free_end = cv2.morphologyEx(free_end, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(free_end, connectivity=8)
     smallest = min(float(areas[limb.faces].sum()) for limb in misplaced)
     regions = [labels == i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 0.25 * smallest]
-    hyps = []
-    for limb in misplaced:
-        maps = [_hinged_poses(limb, x, faces, areas, step_deg, np.asarray(stretches))]
-        hinge = x[limb.hinge_vertices].mean(axis=0)
-        reach = float(np.linalg.norm(x[faces[limb.faces]].reshape(-1, 2) - hinge, axis=1).max())
-        for region in regions:
+
+    candidates = []
+    for li, limb in enumerate(misplaced):
+        for ri, region in enumerate(regions):
             fit = _match_pose(limb, x, faces, region, body, areas)
-            if fit is not None and np.linalg.norm(fit[1] @ hinge + fit[2] - hinge) < 0.35 * reach:
-                maps.append(np.hstack([fit[1], fit[2][:, None]])[None])
-        hyps.append(np.concatenate(maps))
-
-    def best_pose(i):
-        pts, wts = _limb_samples(misplaced[i], x, faces, areas)
-        m = hyps[i]
-        placed = np.einsum("nij,pj->npi", m[:, :, :2], pts) + m[:, None, :, 2]
-        scores = _placement_score(placed, wts, value)
-        now = float(_placement_score(pts, wts, value))
-        j = int(np.argmax(scores))
-        return float(scores[j]), now, m[j]
-
-    poses: list[LimbPose] = []
-    pending = list(range(len(misplaced)))
-    results = {i: best_pose(i) for i in pending}
-    while pending:
-        i = max(pending, key=lambda k: results[k][0])
-        score, now, m = results[i]
-        pending.remove(i)
-        if score < min_score or score < now + min_gain:
+            if fit is not None and fit[0] >= min_iou:
+                candidates.append((fit[0], li, ri, fit[1], fit[2]))
+    candidates.sort(key=lambda c: -c[0])
+    poses, used_limb, used_region = [], set(), set()
+    for iou, li, ri, a, t in candidates:
+        if li in used_limb or ri in used_region:
             continue
-        limb = misplaced[i]
-        a, t = m[:, :2], m[:, 2]
+        used_limb.add(li)
+        used_region.add(ri)
+        limb = misplaced[li]
         poses.append(LimbPose(limb=limb, targets=x[limb.vertices] @ a.T + t,
                               angle_deg=float(np.rad2deg(np.arctan2(a[1, 0] - a[0, 1], a[0, 0] + a[1, 1]))),
-                              method="turn", score=score))
+                              method="match", score=float(iou)))
         body |= _raster_faces(x[faces[limb.faces]].reshape(-1, 2) @ a.T + t, w, h)
-        value, _ = value_map(body)
-        results = {k: best_pose(k) for k in pending}
     return poses

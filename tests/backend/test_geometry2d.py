@@ -8,6 +8,7 @@ from backend.errors import ForegroundError
 from backend.geometry2d import (arap_interpolate, build_silhouette_mesh, dense_flow, group_matches, mask_iou,
                                 warp_maps)
 from backend.geometry2d.arap_operator import TriangleGradient, closest_rotations
+from backend.geometry2d.contour_matching import contour_correspondences, match_outlines
 from backend.geometry2d.mesh_ops import boundary_edges, face_adjacency, signed_areas
 from backend.render.rasterize import rasterize
 
@@ -177,3 +178,53 @@ def test_warp_maps_of_an_undeformed_mesh_are_the_identity():
         rows, cols = np.nonzero(inside)
         got = maps.attributes[inside]
         np.testing.assert_allclose(got, np.stack([cols + 0.5, rows + 0.5], 1), atol=0.05 if scale == 1 else 0.6)
+
+
+def _figure(arm_deg, h=150, w=170):
+    """A plain body with an arm hinged at (95, 75) pointing ``arm_deg`` degrees (image axes): mask, arm tip."""
+    m = np.zeros((h, w), np.uint8)
+    cv2.ellipse(m, (68, 80), (32, 44), 0, 0, 360, 1, -1)
+    hinge = np.array([92.0, 75.0])
+    d = np.array([np.cos(np.deg2rad(arm_deg)), np.sin(np.deg2rad(arm_deg))])
+    n = np.array([-d[1], d[0]])
+    tip = hinge + 55.0 * d
+    cv2.fillPoly(m, [np.round(np.array([hinge + 7 * n, tip + 7 * n, tip - 7 * n, hinge - 7 * n])).astype(np.int32)], 1)
+    return m.astype(bool), tip
+
+
+def test_outline_dp_recovers_a_cyclic_shift():
+    n = 40
+    cost = np.ones((n, n))
+    cost[np.arange(n), (np.arange(n) + 7) % n] = 0.0
+    pairs, total = match_outlines(cost, skip=0.3)
+    assert total == pytest.approx(0.0)
+    np.testing.assert_array_equal(pairs[:, 1], (pairs[:, 0] + 7) % n)
+    assert len(pairs) == n
+
+
+def test_contour_correspondences_of_identical_masks_are_the_identity():
+    mask, _ = _figure(0.0)
+    cm = contour_correspondences(mask, mask)
+    assert len(cm) >= 90
+    assert np.abs(cm.end - cm.start).max() < 1.5
+    assert cm.cost.max() < 0.05
+
+
+def test_contour_correspondences_follow_a_turned_arm():
+    start, tip0 = _figure(0.0)     # arm pointing right
+    end, tip1 = _figure(-65.0)     # arm raised up and to the right
+    cm = contour_correspondences(start, end)
+    at_tip = np.linalg.norm(cm.start - tip0, axis=1) < 9.0
+    assert at_tip.sum() >= 2
+    # The arm's end goes to the raised arm's end (inner distances do not change when it turns).
+    assert np.linalg.norm(cm.end[at_tip] - tip1, axis=1).max() < 12.0
+    # The body's far side stays where it is.
+    far = cm.start[:, 0] < 50
+    assert far.sum() >= 10
+    assert np.median(np.linalg.norm(cm.end[far] - cm.start[far], axis=1)) < 4.0
+
+
+def test_contour_correspondences_refuse_an_outline_turned_over():
+    start, _ = _figure(0.0)
+    assert len(contour_correspondences(start, start[::-1, ::-1].copy())) == 0
+    assert len(contour_correspondences(start, np.zeros_like(start))) == 0

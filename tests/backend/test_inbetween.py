@@ -146,3 +146,35 @@ def test_registration_fits_articulated_pairs(shared_data, name):
     area = np.abs(np.cross(reg.positions[mesh.faces[:, 1]] - reg.positions[mesh.faces[:, 0]],
                            reg.positions[mesh.faces[:, 2]] - reg.positions[mesh.faces[:, 0]])).sum() / 2
     assert 0.5 < area / end.mask.sum() < 2.0
+
+
+def _plain_figure(arms):
+    """A plain (textureless) body with arms given as ((hinge u, v), degrees): Foreground, arm tips [(u, v)]."""
+    m = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.ellipse(m, (80, 95), (28, 40), 0, 0, 360, 1, -1)
+    tips = []
+    for hinge, deg in arms:
+        hinge = np.asarray(hinge, float)
+        d = np.array([np.cos(np.deg2rad(deg)), np.sin(np.deg2rad(deg))])
+        n = np.array([-d[1], d[0]])
+        tip = hinge + 48.0 * d
+        tips.append(tip)
+        arm = np.array([hinge + 6 * n, tip + 6 * n, tip - 6 * n, hinge - 6 * n])
+        cv2.fillPoly(m, [np.round(arm).astype(np.int32)], 1)
+    mask = m.astype(bool)
+    rgb = np.where(mask[..., None], np.float32([0.2, 0.4, 0.7]), np.float32(1.0)).astype(np.float32)
+    return _foreground(rgb, mask), tips
+
+
+def test_registration_raises_plain_arms_by_their_outline():
+    # Both arms of a textureless figure go up: only the outline says which arm went where
+    # (each arm's end must reach its own raised arm's end, not the other one's).
+    start, tips0 = _plain_figure([((100, 75), 20.0), ((60, 75), 160.0)])
+    end, tips1 = _plain_figure([((100, 75), -60.0), ((60, 75), -120.0)])
+    mesh = build_silhouette_mesh(start.mask, 6.0)
+    reg = register_mesh(mesh, start, end, iterations=12)
+    assert reg.diagnostics["end_iou"] >= 0.93, reg.diagnostics
+    for tip0, tip1 in zip(tips0, tips1):
+        v = np.argmin(np.linalg.norm(mesh.vertices - tip0, axis=1))
+        assert np.linalg.norm(reg.positions[v] - tip1) < 6.0
+    assert reg.diagnostics["flipped_triangles"] == 0
