@@ -14,7 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .errors import Cancelled, InputImageError, ForegroundError, OutputError, Tween4DError
+from .errors import Cancelled, ForegroundError, InputImageError, OutputError, Tween4DError
 from .settings import DEFAULT_ENGINES, QUALITIES, GenerateSettings
 
 

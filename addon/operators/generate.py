@@ -27,6 +27,7 @@ from ..job import PreparedJob, prepare_job
 from ..job_driver import JobDriver, apply_event
 from ..preferences import get_preferences
 from ..properties import add_recent
+from .timer_modal import TimerModal
 
 TIMER_INTERVAL_S = 0.1
 
@@ -40,14 +41,13 @@ def tag_redraw(context) -> None:
                 area.tag_redraw()
 
 
-class TWEEN4D_OT_generate(Operator):
+class TWEEN4D_OT_generate(TimerModal, Operator):
     """Generate an animated 3D asset from the start and end images (ESC cancels)"""
 
     bl_idname = "tween4d.generate"
     bl_label = "Generate"
     bl_options = {"REGISTER"}
 
-    _timer = None
     _client = None
     _prepared: Optional[PreparedJob] = None
     _job_id: str = ""
@@ -194,8 +194,7 @@ class TWEEN4D_OT_generate(Operator):
         wm = context.window_manager
         self._driver = JobDriver(self._client, self._job_id, wm.tween4d_job,
                                  get_preferences(context).stall_timeout_s)
-        self._timer = wm.event_timer_add(TIMER_INTERVAL_S, window=context.window)
-        wm.modal_handler_add(self)
+        self.start_timer(context, TIMER_INTERVAL_S)
         tag_redraw(context)
         return {"RUNNING_MODAL"}
 
@@ -204,30 +203,25 @@ class TWEEN4D_OT_generate(Operator):
             context.window_manager.tween4d_job.cancel_requested = True
             self._driver.request_cancel()
             return {"RUNNING_MODAL"}
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if not self.own_tick(event):
             return {"PASS_THROUGH"}
         final = self._driver.tick()
         tag_redraw(context)
         if final is None:
             return {"PASS_THROUGH"}
-        self._remove_timer(context)
+        self.stop_timer(context)
         return self._finish(context, final)
 
     def cancel(self, context):
         """Blender ends the operator (file load, window closed): stop the job too."""
         if self._driver is not None:
             self._driver.request_cancel()
-        self._remove_timer(context)
+        self.stop_timer(context)
         state = context.window_manager.tween4d_job
         state.running = False
         state.cancel_requested = False
         if self._prepared is not None:
             self._prepared.cleanup()
-
-    def _remove_timer(self, context) -> None:
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
 
 
 class TWEEN4D_OT_cancel(Operator):

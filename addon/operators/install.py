@@ -21,6 +21,7 @@ from ..client import BackendError
 from ..install_runner import InstallRunner
 from ..preferences import get_preferences
 from .generate import tag_redraw
+from .timer_modal import TimerModal
 
 TIMER_INTERVAL_S = 0.2
 CHECK_TIMEOUT_S = 120.0
@@ -42,14 +43,13 @@ def install_command(venv_dir: str, model_engines: bool = False, device: str = "a
     return argv
 
 
-class TWEEN4D_OT_install_dependencies(Operator):
+class TWEEN4D_OT_install_dependencies(TimerModal, Operator):
     """Create or repair the backend's Python environment in the extension's user folder (downloads packages)"""
 
     bl_idname = "tween4d.install_dependencies"
     bl_label = "Install Dependencies"
     bl_options = {"REGISTER", "INTERNAL"}
 
-    _timer = None
     _runner: InstallRunner = None
 
     @classmethod
@@ -128,13 +128,11 @@ class TWEEN4D_OT_install_dependencies(Operator):
             return self.execute(context)
         if not self._start(context):
             return {"CANCELLED"}
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(TIMER_INTERVAL_S, window=context.window)
-        wm.modal_handler_add(self)
+        self.start_timer(context, TIMER_INTERVAL_S)
         return {"RUNNING_MODAL"}
 
     def modal(self, context, event):
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if not self.own_tick(event):
             return {"PASS_THROUGH"}
         state = context.window_manager.tween4d_install
         if state.cancel_requested:
@@ -144,16 +142,13 @@ class TWEEN4D_OT_install_dependencies(Operator):
         code = self._runner.returncode
         if code is None:
             return {"PASS_THROUGH"}
-        context.window_manager.event_timer_remove(self._timer)
-        self._timer = None
+        self.stop_timer(context)
         return self._finish(context, code)
 
     def cancel(self, context):
         if self._runner is not None:
             self._runner.cancel()
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
+        self.stop_timer(context)
         context.window_manager.tween4d_install.running = False
 
 
@@ -179,14 +174,13 @@ def describe_hello(hello: dict) -> str:
             f"protocol {hello.get('protocol', '?')}).")
 
 
-class TWEEN4D_OT_check_backend(Operator):
+class TWEEN4D_OT_check_backend(TimerModal, Operator):
     """Start the backend and check that it answers, speaks this add-on's protocol and has its packages"""
 
     bl_idname = "tween4d.check_backend"
     bl_label = "Check Backend"
     bl_options = {"REGISTER", "INTERNAL"}
 
-    _timer = None
     _client = None
     _started: float = 0.0
 
@@ -228,13 +222,11 @@ class TWEEN4D_OT_check_backend(Operator):
             return failed
         context.window_manager.tween4d_install.checking = True
         self._started = time.monotonic()
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(TIMER_INTERVAL_S, window=context.window)
-        wm.modal_handler_add(self)
+        self.start_timer(context, TIMER_INTERVAL_S)
         return {"RUNNING_MODAL"}
 
     def modal(self, context, event):
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if not self.own_tick(event):
             return {"PASS_THROUGH"}
         self._client.poll()  # the handshake itself is tracked by the client
         result = None
@@ -251,14 +243,11 @@ class TWEEN4D_OT_check_backend(Operator):
         tag_redraw(context)
         if result is None:
             return {"PASS_THROUGH"}
-        context.window_manager.event_timer_remove(self._timer)
-        self._timer = None
+        self.stop_timer(context)
         return result
 
     def cancel(self, context):
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
+        self.stop_timer(context)
         context.window_manager.tween4d_install.checking = False
 
 

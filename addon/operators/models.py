@@ -20,6 +20,7 @@ from .. import models_ui, paths
 from ..models_runner import STATE, ModelDownload, interpreter_exists
 from ..preferences import get_preferences
 from .generate import tag_redraw
+from .timer_modal import TimerModal
 
 TIMER_INTERVAL_S = 0.2
 
@@ -37,7 +38,7 @@ def online_access_allowed() -> bool:
     return bool(bpy.app.online_access)
 
 
-class TWEEN4D_OT_download_model(Operator):
+class TWEEN4D_OT_download_model(TimerModal, Operator):
     """Download this model's weights from the Hugging Face Hub into the model folder (needs online access)"""
 
     bl_idname = "tween4d.download_model"
@@ -46,7 +47,6 @@ class TWEEN4D_OT_download_model(Operator):
 
     key: StringProperty(name="Model", description="Key of the model in the backend's registry")
 
-    _timer = None
     _download: ModelDownload = None
 
     @classmethod
@@ -109,28 +109,23 @@ class TWEEN4D_OT_download_model(Operator):
             return self.execute(context)
         if not self._start(context):
             return {"CANCELLED"}
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(TIMER_INTERVAL_S, window=context.window)
-        wm.modal_handler_add(self)
+        self.start_timer(context, TIMER_INTERVAL_S)
         tag_redraw(context)
         return {"RUNNING_MODAL"}
 
     def modal(self, context, event):
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if not self.own_tick(event):
             return {"PASS_THROUGH"}
         outcome = self._download.tick()
         tag_redraw(context)
         if outcome is None:
             return {"PASS_THROUGH"}
-        context.window_manager.event_timer_remove(self._timer)
-        self._timer = None
+        self.stop_timer(context)
         return self._finish(context, outcome)
 
     def cancel(self, context):
         # Blender ends the modal operator (file load, window closed): no orphan download.
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
+        self.stop_timer(context)
         if STATE.download is self._download:
             STATE.stop()
 

@@ -85,8 +85,8 @@ from .arap_operator import TriangleGradient, closest_rotations
 from .contour_matching import ContourMatches, contour_correspondences
 from .correspondence import Matches, dense_flow, group_matches, match_features, to_gray_u8
 from .limb_search import LimbPose, find_limbs, place_limbs
-from .region_hypotheses import RegionMotion, choose_region_motions, moments_transform
 from .mesh_ops import barycentric, boundary_edges, face_adjacency, locate_points, signed_areas
+from .region_hypotheses import RegionMotion, choose_region_motions, moments_transform
 from .silhouette_field import SilhouetteField
 from .silhouette_mesh import build_silhouette_mesh
 from .warp import WarpMaps, sample, warp_maps

@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 
 from backend.asset import (
+    SH_C0,
+    AnimatedMesh,
+    Asset,
     AssetError,
     AssetWriteError,
     Camera,
     Gaussians,
-    AnimatedMesh,
-    Asset,
     load_asset,
     read_pc2,
     read_ply,
     write_asset,
     write_pc2,
-    SH_C0,
 )
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tiny_models import build_tiny_dinov2
 
 from backend.errors import ModelUnavailableError
 from backend.settings import GenerateSettings
-from backend.stages.keyframes.feature_engine import (FeaturePreprocessing, FrameEmbedder, cosine_distances,
-                                                     hierarchical_keyframes, select_keyframes_by_features,
-                                                     swept_crop_box)
+from backend.stages.keyframes.feature_engine import (
+    FeaturePreprocessing,
+    FrameEmbedder,
+    cosine_distances,
+    hierarchical_keyframes,
+    select_keyframes_by_features,
+    swept_crop_box,
+)
 from backend.types import Motion2D, SilhouetteMesh
-
-from tiny_models import build_tiny_dinov2
 
 T, H, W = 17, 48, 64
 

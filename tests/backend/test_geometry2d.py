@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from backend.errors import ForegroundError
-from backend.geometry2d import (arap_interpolate, build_silhouette_mesh, dense_flow, group_matches, mask_iou,
-                                warp_maps)
+from backend.geometry2d import arap_interpolate, build_silhouette_mesh, dense_flow, group_matches, mask_iou, warp_maps
 from backend.geometry2d.arap_operator import TriangleGradient, closest_rotations
 from backend.geometry2d.contour_matching import contour_correspondences, match_outlines
 from backend.geometry2d.mesh_ops import boundary_edges, face_adjacency, signed_areas

@@ -16,7 +16,6 @@ from backend.stages.geometry.mesh_ops import boundary_vertex_mask, euler_charact
 from backend.stages.geometry.refine import refine_for_inflation
 from backend.types import Foreground, SilhouetteMesh
 
-
 # ----------------------------------------------------------------------------- helpers (shared)
 
 def mask_mesh(mask: np.ndarray, edge_px: float) -> SilhouetteMesh:

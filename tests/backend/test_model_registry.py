@@ -10,8 +10,17 @@ import socket
 import pytest
 
 from backend.errors import ModelUnavailableError
-from backend.models import (MODELS, download_model, get_spec, is_installed, load_pretrained, offline_mode,
-                            pick_device, pick_dtype, resolve_model)
+from backend.models import (
+    MODELS,
+    download_model,
+    get_spec,
+    is_installed,
+    load_pretrained,
+    offline_mode,
+    pick_device,
+    pick_dtype,
+    resolve_model,
+)
 from backend.models_cli import add_models_parser, cmd_models
 
 

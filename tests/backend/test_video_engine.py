@@ -15,9 +15,15 @@ from backend.geometry2d.tracking import distribute_end_correction, track_mesh
 from backend.progress import Progress
 from backend.render.rasterize import rasterize
 from backend.settings import GenerateSettings
-from backend.stages.inbetween.video_engine import (VideoInbetweenConfig, generation_size, load_video_pipeline,
-                                                   resample_sequence, run_video_inbetween, segment_frames,
-                                                   valid_frame_count)
+from backend.stages.inbetween.video_engine import (
+    VideoInbetweenConfig,
+    generation_size,
+    load_video_pipeline,
+    resample_sequence,
+    run_video_inbetween,
+    segment_frames,
+    valid_frame_count,
+)
 from backend.types import Foreground
 
 sys.path.insert(0, str(Path(__file__).parent))

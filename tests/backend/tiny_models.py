@@ -99,8 +99,12 @@ def build_tiny_wan_flf2v(folder: Path | None = None, *, seed: int = 0):
         The ``WanImageToVideoPipeline`` (float32, CPU), or ``folder``.
     """
     import torch
-    from diffusers import (AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline,
-                           WanTransformer3DModel)
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanImageToVideoPipeline,
+        WanTransformer3DModel,
+    )
     from transformers import CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
@@ -160,8 +164,12 @@ def build_tiny_ltx_condition(folder: Path | None = None, *, seed: int = 0):
         The ``LTXConditionPipeline`` (float32, CPU), or ``folder``.
     """
     import torch
-    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXConditionPipeline, \
-        LTXVideoTransformer3DModel
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXConditionPipeline,
+        LTXVideoTransformer3DModel,
+    )
     from transformers import T5Config, T5EncoderModel
 
     torch.manual_seed(seed)

@@ -12,11 +12,10 @@ in plain Python against the fake backend.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
 import signal
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np

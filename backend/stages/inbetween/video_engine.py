@@ -279,8 +279,8 @@ def segment_frames(frames: np.ndarray, start: Foreground, end: Foreground,
     the start image was keyable, else the u2netp matting net when installed,
     else no masks.
     """
-    from ..foreground.key import estimate_background, key_matte
     from ..foreground import u2netp
+    from ..foreground.key import estimate_background, key_matte
 
     count = len(frames)
     masks: list[Optional[np.ndarray]] = [None] * count
