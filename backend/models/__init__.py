@@ -14,6 +14,7 @@ from .registry import (
     get_spec,
     is_installed,
     load_pretrained,
+    load_transformers_model,
     local_override,
     offline_mode,
     resolve_model,
@@ -21,6 +22,6 @@ from .registry import (
 
 __all__ = [
     "DEVICE_CHOICES", "LIBRARIES", "MODELS", "ModelSpec", "download_model", "get_spec", "import_torch",
-    "is_installed", "load_pretrained", "local_override", "offline_mode", "pick_device", "pick_dtype",
+    "is_installed", "load_pretrained", "load_transformers_model", "local_override", "offline_mode", "pick_device", "pick_dtype",
     "resolve_model",
 ]

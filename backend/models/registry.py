@@ -404,3 +404,42 @@ def load_pretrained(key: str, loader, *, local_path: str | os.PathLike | None = 
             f"The folder may be incomplete or of another model; download it again with {spec.download_command}.",
             code="model.broken",
         ) from exc
+
+
+def load_transformers_model(key: str, auto_class: str, *, device: str = "auto",
+                            local_path: str | os.PathLike | None = None,
+                            cache_dir: str | os.PathLike | None = None, engine: str = ""):
+    """Load a transformers model of the registry onto the picked device, in eval mode.
+
+    Args:
+        key: a key of ``MODELS``.
+        auto_class: name of the ``transformers`` class to load with (e.g.
+            "AutoModelForDepthEstimation", "AutoModel").
+        device: "auto" | "cpu" | "cuda" (``backend.models.pick_device``).
+        local_path, cache_dir: as in ``resolve_model``.
+        engine: the engine asking, named in the error when transformers is missing.
+
+    Returns:
+        (model, folder, torch.device, torch.dtype): the model already moved to
+        the device and dtype (``pick_dtype``), and the folder it came from
+        (for its preprocessing config).
+
+    Raises:
+        ModelUnavailableError: transformers not installed (``model.libraries``),
+            weights missing or broken, CUDA asked for but absent.
+    """
+    from .devices import pick_device, pick_dtype
+
+    dev = pick_device(device)
+    dtype = pick_dtype(dev)
+    try:
+        import transformers
+    except ImportError:
+        raise ModelUnavailableError(
+            f"The {engine or key!r} engine needs the transformers package.",
+            "Install the model engines: python install_deps.py --extra models.",
+            code="model.libraries",
+        ) from None
+    folder = resolve_model(key, local_path=local_path, cache_dir=cache_dir)
+    model = load_pretrained(key, getattr(transformers, auto_class), local_path=folder)
+    return model.to(device=dev, dtype=dtype).eval(), folder, dev, dtype

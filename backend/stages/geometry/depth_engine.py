@@ -175,21 +175,11 @@ class MonocularDepth:
             backend.errors.ModelUnavailableError: weights, libraries or CUDA missing
                 (the message names the model and how to get it).
         """
-        from ...models import load_pretrained, pick_device, pick_dtype, resolve_model
+        from ...models import load_transformers_model
 
-        dev = pick_device(device)
-        dtype = pick_dtype(dev)
-        try:
-            from transformers import AutoModelForDepthEstimation
-        except ImportError:
-            from ...errors import ModelUnavailableError
-
-            raise ModelUnavailableError("The 'depth' geometry engine needs the transformers package.",
-                                        "Install the model engines: python install_deps.py --extra models.",
-                                        code="model.libraries") from None
-        folder = resolve_model(MODEL_KEY, local_path=model_path, cache_dir=cache_dir)
-        model = load_pretrained(MODEL_KEY, AutoModelForDepthEstimation, local_path=folder)
-        model = model.to(device=dev, dtype=dtype).eval()
+        model, folder, dev, dtype = load_transformers_model(
+            MODEL_KEY, "AutoModelForDepthEstimation", device=device, local_path=model_path, cache_dir=cache_dir,
+            engine="depth geometry")
         return cls(model, DepthPreprocessing.from_folder(folder), dev, dtype)
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:

@@ -134,19 +134,11 @@ class FrameEmbedder:
         Raises:
             backend.errors.ModelUnavailableError: weights, packages or CUDA missing.
         """
-        from ...errors import ModelUnavailableError
-        from ...models import load_pretrained, pick_device, pick_dtype, resolve_model
+        from ...models import load_transformers_model
 
-        dev = pick_device(device)
-        dtype = pick_dtype(dev)
-        try:
-            from transformers import AutoModel
-        except ImportError:
-            raise ModelUnavailableError("The 'features' keyframe engine needs the transformers package.",
-                                        "Install the model engines: python install_deps.py --extra models.",
-                                        code="model.libraries") from None
-        folder = resolve_model(MODEL_KEY, local_path=model_path, cache_dir=cache_dir)
-        model = load_pretrained(MODEL_KEY, AutoModel, local_path=folder).to(device=dev, dtype=dtype).eval()
+        model, folder, dev, dtype = load_transformers_model(
+            MODEL_KEY, "AutoModel", device=device, local_path=model_path, cache_dir=cache_dir,
+            engine="features keyframe")
         patch = int(getattr(model.config, "patch_size", 14))
         return cls(model, FeaturePreprocessing.from_folder(folder, patch=patch), dev, dtype)
 
