@@ -163,6 +163,15 @@ def _set_alpha_method(mat: bpy.types.Material) -> None:
         mat.blend_method = "HASHED"
 
 
+def _new_node_material(name: str):
+    """A new material with an empty node tree: (material, node tree)."""
+    mat = bpy.data.materials.new(name)
+    if mat.node_tree is None:  # Blender < 5.0 makes node trees only on request
+        mat.use_nodes = True
+    mat.node_tree.nodes.clear()
+    return mat, mat.node_tree
+
+
 def build_splat_material(name: str) -> bpy.types.Material:
     """Create the emissive splat material reading ``Col`` and ``opacity``.
 
@@ -174,11 +183,7 @@ def build_splat_material(name: str) -> bpy.types.Material:
     Returns:
         A new node-based ``Material``.
     """
-    mat = bpy.data.materials.new(name)
-    if mat.node_tree is None:  # Blender < 5.0 makes node trees only on request
-        mat.use_nodes = True
-    tree = mat.node_tree
-    tree.nodes.clear()
+    mat, tree = _new_node_material(name)
     # Col's alpha holds the opacity; its "Alpha" output is named alike in 4.2 and 5.0.
     col = _attribute_node(tree, COLOR_ATTR, "INSTANCER", (-600, 0))
     emit = tree.nodes.new("ShaderNodeEmission")
@@ -210,11 +215,7 @@ def build_mesh_material(name: str, image: bpy.types.Image | None, uv_map: str, u
     Returns:
         A new node-based ``Material``.
     """
-    mat = bpy.data.materials.new(name)
-    if mat.node_tree is None:  # Blender < 5.0 makes node trees only on request
-        mat.use_nodes = True
-    tree = mat.node_tree
-    tree.nodes.clear()
+    mat, tree = _new_node_material(name)
     bsdf = tree.nodes.new("ShaderNodeBsdfPrincipled")
     bsdf.location = (0, 0)
     links = tree.links
