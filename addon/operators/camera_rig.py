@@ -8,6 +8,7 @@ from bpy.types import Operator
 
 from ...backend.asset import AssetError
 from .. import camera_rigs, importer
+from .export import needs_imported_asset
 
 PATH_ITEMS = (
     ("ORBIT", "Orbit", "One full turn around the asset, slightly from above"),
@@ -37,12 +38,7 @@ class TWEEN4D_OT_add_camera_rig(Operator):
     )
     make_active: BoolProperty(name="Make Scene Camera", description="Render through the new camera", default=True)
 
-    @classmethod
-    def poll(cls, context):
-        if not importer.find_asset_collections():
-            cls.poll_message_set("Import a Tween4D asset first")
-            return False
-        return True
+    poll = classmethod(needs_imported_asset)
 
     def execute(self, context):
         if self.collection_name:

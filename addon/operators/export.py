@@ -17,6 +17,14 @@ def _collection(context, name: str):
     return importer.asset_collection_of(context)
 
 
+def needs_imported_asset(cls, context) -> bool:
+    """``poll`` of operators that work on an imported asset (greyed out, with the reason, when none)."""
+    if not importer.find_asset_collections():
+        cls.poll_message_set("Import a Tween4D asset first")
+        return False
+    return True
+
+
 class TWEEN4D_OT_bake_export(Operator):
     """Bake the asset's motion to shape keys and export .glb (morph targets) and/or .fbx (blend shapes)"""
 
@@ -77,12 +85,7 @@ class TWEEN4D_OT_bake_export(Operator):
         default=False,
     )
 
-    @classmethod
-    def poll(cls, context):
-        if not importer.find_asset_collections():
-            cls.poll_message_set("Import a Tween4D asset first")
-            return False
-        return True
+    poll = classmethod(needs_imported_asset)
 
     def invoke(self, context, event):
         if self.filepath:

@@ -142,12 +142,19 @@ def _open(path: Path) -> Image.Image:
     except UnidentifiedImageError as exc:
         raise InputImageError(f"{path.name} is not an image file Pillow can read.",
                               "Use a PNG, JPEG, WebP, TIFF or BMP image.", code="input.not_image") from exc
-    except ValueError as exc:
-        if "MAX_TEXT" in str(exc):
-            raise _TextLimitHit(str(exc)) from exc
-        raise _corrupt(path, exc) from exc
     except _DECODE_ERRORS as exc:
-        raise _corrupt(path, exc) from exc
+        raise _decode_failure(path, exc) from exc
+
+
+def _decode_failure(path: Path, exc: Exception) -> Exception:
+    """Pillow's error while opening or decoding -> the exception to raise instead.
+
+    An oversized text chunk becomes ``_TextLimitHit`` (retried with a larger
+    budget); any other decode error becomes ``input.corrupt``.
+    """
+    if isinstance(exc, ValueError) and "MAX_TEXT" in str(exc):
+        return _TextLimitHit(str(exc))
+    return _corrupt(path, exc)
 
 
 def _corrupt(path: Path, exc: BaseException) -> InputImageError:
@@ -180,12 +187,8 @@ def _read_opened(path: Path, im: Image.Image, max_pixels: int, max_side: int) ->
 
     try:
         im.load()
-    except ValueError as exc:
-        if "MAX_TEXT" in str(exc):
-            raise _TextLimitHit(str(exc)) from exc
-        raise _corrupt(path, exc) from exc
     except _DECODE_ERRORS as exc:
-        raise _corrupt(path, exc) from exc
+        raise _decode_failure(path, exc) from exc
 
     reduction = w / im.size[0]
     try:
