@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -61,6 +62,7 @@ COLUMNS = (("front_inbetween_iou", "front IB", 1.0), ("side_iou", "side", 1.0), 
            ("trajectory_err", "traj %", 100.0), ("smoothness", "step", 1.0), ("front_first_iou", "f0", 1.0),
            ("front_last_iou", "fT", 1.0))
 REFERENCES = ("linear", "static", "jump")
+SCORE_VERSION = 1  # bump when a metric changes: cached reference scores are then recomputed
 
 
 def asset_shape(asset_dir: Path, truth: TruthCase, align: str = "view", max_fit_points: int = 8000,
@@ -97,6 +99,28 @@ def asset_shape(asset_dir: Path, truth: TruthCase, align: str = "view", max_fit_
         faces = np.asarray(asset.mesh.faces)
     shape = MovingShape(to_truth(means), verts, faces, np.asarray(asset.gaussians.scales, np.float64) * s)
     return shape, {"scale": s, "translation": t.tolist()}
+
+
+def reference_rows(truth: TruthCase) -> dict[str, dict]:
+    """Scores of the three references of one case, cached in ``<case>/references.json``.
+
+    The references depend only on the truth, so they are scored once per case
+    and scoring version; a stale or unreadable cache file is recomputed.
+    """
+    cache = Path(truth.path) / "references.json" if truth.path is not None else None
+    if cache is not None and cache.is_file():
+        try:
+            doc = json.loads(cache.read_text())
+            if doc.get("version") == SCORE_VERSION:
+                return doc["rows"]
+        except (json.JSONDecodeError, KeyError):
+            pass
+    rows = {name: dict(score(truth, shape), case=truth.name) for name, shape in references(truth).items()}
+    if cache is not None:
+        tmp = cache.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"version": SCORE_VERSION, "rows": rows}))
+        os.replace(tmp, cache)
+    return rows
 
 
 def run_case(truth: TruthCase, quality: str, engines: dict, out_dir: Path, align: str = "view") -> dict:
@@ -197,8 +221,8 @@ def main(argv=None) -> int:
                     print(f"{name:<12} front IB {row['front_inbetween_iou']:.3f}  side {row['side_iou']:.3f}  "
                           f"surf {100 * row['surface_dist']:.2f}%  traj {100 * row['trajectory_err']:.2f}%  "
                           f"step {row['smoothness']:.2f}  ({row['generate_s']:.1f} s)", flush=True)
-            for ref, shape in ({} if args.no_references else references(truth)).items():
-                rows[ref].append(dict(score(truth, shape), case=name))
+            for ref, row in ({} if args.no_references else reference_rows(truth)).items():
+                rows[ref].append(row)
 
     if "asset" in rows:
         print_table(f"Asset ({args.quality}, engines {engines or 'default'}) per case", rows["asset"])
