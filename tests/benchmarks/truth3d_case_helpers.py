@@ -11,8 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HAVE_BPY = importlib.util.find_spec("bpy") is not None
 
-# The small in-suite case: an articulated arm (round base, two limbs) in 9 frames at 128 px.
-SMALL_CASE = "arm_lift"
+# The small in-suite case: a round tube bending in the image plane on a disc-shaped base, 9 frames at 128 px.
+# It needs volume (round cross-sections, a disc that keeps its width in depth) and arcs, not chords, in time.
+SMALL_CASE = "bend_tube"
 SMALL_FRAMES = 9
 SMALL_SIZE = 128
 
