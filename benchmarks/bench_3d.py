@@ -196,6 +196,12 @@ def main(argv=None) -> int:
         if not sep:
             p.error(f"--engine takes STAGE=NAME, got {item!r}")
         engines[stage] = name
+    from backend.settings import GenerateSettings
+
+    try:
+        GenerateSettings(quality=args.quality, engines=engines)
+    except ValueError as exc:
+        p.error(str(exc))
     if not args.cache.is_dir():
         p.error(f"no truth cache at {args.cache}: build it with `.venv/bin/python benchmarks/truth3d/generate.py`")
     names = args.cases or sorted(d.name for d in args.cache.iterdir() if (d / "truth.npz").is_file())

@@ -114,6 +114,12 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, help="also write the rows and means to this JSON file")
     args = p.parse_args(argv)
     engines = dict(item.partition("=")[::2] for item in args.engine)
+    from backend.settings import GenerateSettings
+
+    try:
+        GenerateSettings(quality=args.quality, engines=engines)
+    except ValueError as exc:
+        p.error(str(exc))
     clips = sorted(args.videos.glob("*.mp4"))
     if args.only:
         clips = [c for c in clips if c.stem in args.only]

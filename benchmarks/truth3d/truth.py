@@ -15,6 +15,10 @@ A case folder ``.cache/truth3d/<case>/`` holds
     the bounding-box diagonal away from its frame-0 position at some frame;
   - ``silhouettes`` bool [C, T, H, W]: the mesh rasterised from each camera
     of ``CAMERA_NAMES`` (C = 5: the input view, then left, right, back, top);
+* ``frames/NNNN.png``: with ``generate.py --frames-rgb``, every frame rendered
+  from the input camera (the true in-between images);
+* ``references.json``: written by ``benchmarks/bench_3d.py``, the cached
+  scores of the truth-built references (removed when the case is rebuilt);
 * ``case.json``: the cameras (``backend.asset.Camera.to_dict`` form: size,
   intrinsics in pixels, camera-to-world ``matrix_world`` in Blender's camera
   convention), the frame count, a description and tags.
