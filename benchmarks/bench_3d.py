@@ -21,6 +21,7 @@ then scale/translation-only ICP (``benchmarks/truth3d/metrics.py``). It scores:
   surf      moving truth points -> nearest asset Gaussian mean, per frame (% of the bbox diagonal)
   traj      trajectory error: each moving truth point paired with the asset Gaussian nearest
             to it at frame 0, mean distance over all frames (% of the diagonal)
+  motion    the same pairs, displacements from frame 0 compared (motion only, not shape; % of the diagonal)
   step      largest frame step / mean frame step of the Gaussians (1 = uniform speed)
 
 Asset silhouettes are its mesh rasterised (the Gaussians splatted as discs when
@@ -59,10 +60,10 @@ from benchmarks.truth3d.truth import TruthCase, load_truth  # noqa: E402
 
 DEFAULT_CACHE = ROOT / ".cache" / "truth3d"
 COLUMNS = (("front_inbetween_iou", "front IB", 1.0), ("side_iou", "side", 1.0), ("surface_dist", "surf %", 100.0),
-           ("trajectory_err", "traj %", 100.0), ("smoothness", "step", 1.0), ("front_first_iou", "f0", 1.0),
+           ("trajectory_err", "traj %", 100.0), ("motion_err", "motion %", 100.0), ("smoothness", "step", 1.0), ("front_first_iou", "f0", 1.0),
            ("front_last_iou", "fT", 1.0))
 REFERENCES = ("linear", "static", "jump")
-SCORE_VERSION = 1  # bump when a metric changes: cached reference scores are then recomputed
+SCORE_VERSION = 2  # bump when a metric changes: cached reference scores are then recomputed
 
 
 def asset_shape(asset_dir: Path, truth: TruthCase, align: str = "view", max_fit_points: int = 8000,
@@ -163,6 +164,24 @@ def print_table(title: str, rows: list[dict], extra: tuple[str, ...] = ()) -> No
         print("| **mean** | " + " | ".join(fmt(means[k], m) for k, _, m in cols) + " |" * (1 + len(extra)))
 
 
+def print_tags(rows: dict[str, list[dict]], tags: dict[str, list[str]]) -> None:
+    """Means per case tag (articulated, out_of_plane, thin, ...): the asset next to the linear and static references."""
+    names = sorted({t for ts in tags.values() for t in ts})
+    keys = (("front_inbetween_iou", "front IB", 1.0), ("side_iou", "side", 1.0), ("trajectory_err", "traj %", 100.0))
+    methods = [m for m in ("asset", "linear", "static") if rows.get(m)]
+    print("\nMeans per tag (" + " / ".join(methods) + ")\n")
+    print("| tag | cases | " + " | ".join(k[1] for k in keys) + " |")
+    print("| --- | ---: |" + " --- |" * len(keys))
+    for tag in names:
+        cells = []
+        for key, _, mult in keys:
+            vals = [fmt(nanmean(r.get(key) for r in rows[m] if tag in tags.get(r["case"], ())), mult).strip()
+                    for m in methods]
+            cells.append(" / ".join(vals))
+        count = sum(tag in tags.get(r["case"], ()) for r in rows[methods[0]])
+        print(f"| {tag} | {count} | " + " | ".join(cells) + " |")
+
+
 def summary(rows_by_method: dict[str, list[dict]]) -> dict[str, dict]:
     """Mean of every column per method (NaN-skipping), plus the worst side IoU."""
     out = {}
@@ -211,11 +230,12 @@ def main(argv=None) -> int:
     rows: dict[str, list[dict]] = {"asset": [], **({} if args.no_references else {r: [] for r in REFERENCES})}
     if args.references_only:
         rows.pop("asset")
-    failed = []
+    failed, tags = [], {}
     with tempfile.TemporaryDirectory(prefix="tween4d-bench3d-") as tmp:
         out_root = args.keep or Path(tmp)
         for name in names:
             truth = load_truth(args.cache / name)
+            tags[name] = list(truth.meta.get("tags", []))
             if "asset" in rows:
                 try:
                     row = run_case(truth, args.quality, engines, out_root / name, args.align)
@@ -223,6 +243,7 @@ def main(argv=None) -> int:
                     failed.append(name)
                     print(f"{name:<12} FAILED: {type(exc).__name__}: {exc}", flush=True)
                 else:
+                    row["tags"] = list(truth.meta.get("tags", []))
                     rows["asset"].append(row)
                     print(f"{name:<12} front IB {row['front_inbetween_iou']:.3f}  side {row['side_iou']:.3f}  "
                           f"surf {100 * row['surface_dist']:.2f}%  traj {100 * row['trajectory_err']:.2f}%  "
@@ -237,11 +258,14 @@ def main(argv=None) -> int:
             print_table(f"Reference `{ref}` per case", rows[ref])
     means = summary(rows)
     print("\nMeans\n")
-    print("| method | " + " | ".join(c[1] for c in COLUMNS[:5]) + " | worst side |")
-    print("| --- |" + " ---: |" * 6)
+    main_cols = COLUMNS[:6]
+    print("| method | " + " | ".join(c[1] for c in main_cols) + " | worst side |")
+    print("| --- |" + " ---: |" * (len(main_cols) + 1))
     for method, m in means.items():
-        print(f"| {method} | " + " | ".join(fmt(m[k], mult) for k, _, mult in COLUMNS[:5])
+        print(f"| {method} | " + " | ".join(fmt(m[k], mult) for k, _, mult in main_cols)
               + f" | {fmt(m['side_iou_min'], 1)} |")
+    if rows.get("asset"):
+        print_tags(rows, tags)
     if failed:
         print(f"\nFAILED: {', '.join(failed)}")
     if args.json:

@@ -153,6 +153,7 @@ def test_references_of_a_translating_cube_have_known_errors():
     assert rows["linear"]["side_iou"] == pytest.approx(1.0)
     # An unmoving copy lags by frac * D at every frame.
     assert rows["static"]["trajectory_err"] == pytest.approx(np.mean(frac * D) / diag, rel=1e-5)
+    assert rows["static"]["motion_err"] == pytest.approx(rows["static"]["trajectory_err"], rel=1e-6)
     # A jump at T // 2 is frac * D behind before, (1 - frac) * D ahead after.
     jump_err = np.where(np.arange(T) >= T // 2, 1 - frac, frac) * D
     assert rows["jump"]["trajectory_err"] == pytest.approx(np.mean(jump_err) / diag, rel=1e-5)
@@ -178,6 +179,8 @@ def test_distances_to_a_shifted_copy():
     err = trajectory_error(truth.points, truth.points + shift)
     assert err == pytest.approx(nearest.mean(), rel=1e-6)
     assert 0.0 < err <= 0.05 + 1e-6
+    # The displacements are identical, so the motion-only error is zero.
+    assert trajectory_error(truth.points, truth.points + shift, displacement=True) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_carried_points_follow_their_triangles():
