@@ -71,6 +71,7 @@ class MovingShape:
 
     @property
     def frame_count(self) -> int:
+        """T, the number of frames."""
         return int(self.points.shape[0])
 
     def silhouette(self, frame: int, camera: Camera) -> np.ndarray:

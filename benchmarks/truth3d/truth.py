@@ -164,7 +164,16 @@ def bbox_diagonal(points: np.ndarray) -> float:
 
 @dataclass
 class TruthCase:
-    """One 3D-truth case loaded from the cache (see the module docstring for the arrays)."""
+    """One 3D-truth case loaded from the cache (see the module docstring for the arrays).
+
+    Attributes:
+        name: the case name (its folder name).
+        vertices: float32 [T, V, 3] world metres; faces: int32 [F, 3].
+        points: float32 [T, P, 3] carried surface points; moving: bool [P].
+        silhouettes: bool [C, T, H, W] for ``CAMERA_NAMES``.
+        cameras: name -> ``backend.asset.Camera``.
+        path: the case folder; meta: ``case.json``.
+    """
 
     name: str
     vertices: np.ndarray
@@ -178,6 +187,7 @@ class TruthCase:
 
     @property
     def frame_count(self) -> int:
+        """T, the number of frames."""
         return int(self.vertices.shape[0])
 
     @property
@@ -187,10 +197,12 @@ class TruthCase:
 
     @property
     def start_image(self) -> Path:
+        """The first frame rendered from the input camera (RGBA PNG)."""
         return Path(self.path) / "start.png"
 
     @property
     def end_image(self) -> Path:
+        """The last frame rendered from the input camera (RGBA PNG)."""
         return Path(self.path) / "end.png"
 
 
