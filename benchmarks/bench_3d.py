@@ -5,6 +5,8 @@
     .venv/bin/python benchmarks/bench_3d.py                # every case, draft quality, 25 frames
     .venv/bin/python benchmarks/bench_3d.py --cases door flower --quality standard --json out.json
     .venv/bin/python benchmarks/bench_3d.py --engine inbetween=arap --keep out/bench3d   # keep the assets
+    .venv/bin/python benchmarks/bench_3d.py --keep out/bench3d --reuse --align icp     # rescore kept assets
+    .venv/bin/python benchmarks/bench_3d.py --quick          # 5 cases: out of plane, round, hinge, thin, sliding
 
 Per case it runs ``generate_two_image`` on the case's start.png / end.png
 with as many frames as the truth, reads the asset (``backend.asset``),
@@ -63,6 +65,7 @@ COLUMNS = (("front_inbetween_iou", "front IB", 1.0), ("side_iou", "side", 1.0), 
            ("trajectory_err", "traj %", 100.0), ("motion_err", "motion %", 100.0), ("smoothness", "step", 1.0), ("front_first_iou", "f0", 1.0),
            ("front_last_iou", "fT", 1.0))
 REFERENCES = ("linear", "static", "jump")
+QUICK_CASES = ("arm_swivel", "bend_tube", "door", "flower", "telescope")  # out of plane, round, hinge, thin, sliding
 SCORE_VERSION = 2  # bump when a metric changes: cached reference scores are then recomputed
 
 
@@ -124,16 +127,23 @@ def reference_rows(truth: TruthCase) -> dict[str, dict]:
     return rows
 
 
-def run_case(truth: TruthCase, quality: str, engines: dict, out_dir: Path, align: str = "view") -> dict:
-    """Generate the asset of one case, align and score it; returns a JSON-ready row."""
+def run_case(truth: TruthCase, quality: str, engines: dict, out_dir: Path, align: str = "view",
+             reuse: bool = False) -> dict:
+    """Generate the asset of one case into ``out_dir``, align and score it; returns a JSON-ready row.
+
+    With ``reuse`` an asset already in ``out_dir`` is scored as it is (no generation; ``generate_s`` is NaN).
+    """
     from backend.pipeline import generate_two_image
     from backend.settings import GenerateSettings
 
-    settings = GenerateSettings(quality=quality, frames=truth.frame_count, preview=False, engines=dict(engines))
-    t0 = time.perf_counter()
-    result = generate_two_image(truth.start_image, truth.end_image, out_dir, settings)
-    gen_s = time.perf_counter() - t0
-    shape, alignment = asset_shape(result.asset_dir, truth, align)
+    if reuse and (out_dir / "asset.json").is_file():
+        asset_dir, gen_s = out_dir, float("nan")
+    else:
+        settings = GenerateSettings(quality=quality, frames=truth.frame_count, preview=False, engines=dict(engines))
+        t0 = time.perf_counter()
+        asset_dir = generate_two_image(truth.start_image, truth.end_image, out_dir, settings).asset_dir
+        gen_s = time.perf_counter() - t0
+    shape, alignment = asset_shape(asset_dir, truth, align)
     row = score(truth, shape)
     row.update(case=truth.name, generate_s=gen_s, alignment=alignment)
     return row
@@ -182,6 +192,19 @@ def print_tags(rows: dict[str, list[dict]], tags: dict[str, list[str]]) -> None:
         print(f"| {tag} | {count} | " + " | ".join(cells) + " |")
 
 
+def print_targets(rows: list[dict]) -> None:
+    """Issue 6's targets on this benchmark, met or not (needs every case for a verdict that counts)."""
+    side = [r["side_iou"] for r in rows]
+    checks = (("side IoU mean >= 0.70", nanmean(side) >= 0.70, nanmean(side)),
+              ("no case side IoU < 0.45", min(side) >= 0.45, min(side)),
+              ("front IB mean >= 0.78", nanmean(r["front_inbetween_iou"] for r in rows) >= 0.78,
+               nanmean(r["front_inbetween_iou"] for r in rows)),
+              ("trajectory error mean <= 4 %", nanmean(r["trajectory_err"] for r in rows) <= 0.04,
+               100 * nanmean(r["trajectory_err"] for r in rows)))
+    print("\nTargets (issue 6): " + "; ".join(f"{name}: {'met' if ok else 'NOT met'} ({value:.3f})"
+                                             for name, ok, value in checks))
+
+
 def summary(rows_by_method: dict[str, list[dict]]) -> dict[str, dict]:
     """Mean of every column per method (NaN-skipping), plus the worst side IoU."""
     out = {}
@@ -204,6 +227,9 @@ def main(argv=None) -> int:
                    help="frame-0 alignment: view = scale about the input camera (keeps the front view), "
                         "icp = moments + scale/translation ICP in 3D")
     p.add_argument("--keep", type=Path, help="write the assets under this folder (default: a temporary one)")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --keep: score the assets already there instead of generating them again")
+    p.add_argument("--quick", action="store_true", help=f"only the quick set: {', '.join(QUICK_CASES)}")
     p.add_argument("--no-references", action="store_true", help="skip the three truth-built references")
     p.add_argument("--references-only", action="store_true", help="score only the references (no pipeline run)")
     p.add_argument("--json", type=Path, help="also write every row and the means to this JSON file")
@@ -223,7 +249,9 @@ def main(argv=None) -> int:
         p.error(str(exc))
     if not args.cache.is_dir():
         p.error(f"no truth cache at {args.cache}: build it with `.venv/bin/python benchmarks/truth3d/generate.py`")
-    names = args.cases or sorted(d.name for d in args.cache.iterdir() if (d / "truth.npz").is_file())
+    if args.reuse and not args.keep:
+        p.error("--reuse needs --keep DIR (the folder holding <case>/asset.json)")
+    names = args.cases or (list(QUICK_CASES) if args.quick else None) or sorted(d.name for d in args.cache.iterdir() if (d / "truth.npz").is_file())
     if not names:
         p.error(f"{args.cache} holds no cases: run benchmarks/truth3d/generate.py")
 
@@ -238,7 +266,7 @@ def main(argv=None) -> int:
             tags[name] = list(truth.meta.get("tags", []))
             if "asset" in rows:
                 try:
-                    row = run_case(truth, args.quality, engines, out_root / name, args.align)
+                    row = run_case(truth, args.quality, engines, out_root / name, args.align, args.reuse)
                 except Exception as exc:  # a failed case is reported, the others still run
                     failed.append(name)
                     print(f"{name:<12} FAILED: {type(exc).__name__}: {exc}", flush=True)
@@ -266,6 +294,7 @@ def main(argv=None) -> int:
               + f" | {fmt(m['side_iou_min'], 1)} |")
     if rows.get("asset"):
         print_tags(rows, tags)
+        print_targets(rows["asset"])
     if failed:
         print(f"\nFAILED: {', '.join(failed)}")
     if args.json:
