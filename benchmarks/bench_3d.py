@@ -127,11 +127,32 @@ def reference_rows(truth: TruthCase) -> dict[str, dict]:
     return rows
 
 
+def write_sheet(path: Path, truth: TruthCase, shape: MovingShape, columns: int = 5) -> None:
+    """A PNG of silhouettes: one row per camera (front, left, right, back, top), ``columns`` frames from first
+    to last; red = truth only, green = asset only, yellow = both."""
+    from backend.asset.png import encode_png
+    from benchmarks.truth3d.truth import CAMERA_NAMES
+
+    frames = np.linspace(0, truth.frame_count - 1, columns).round().astype(int)
+    rows = []
+    for c, name in enumerate(CAMERA_NAMES):
+        panels = []
+        for f in frames:
+            a, b = shape.silhouette(int(f), truth.cameras[name]), truth.silhouettes[c, f]
+            img = np.stack([b, a, np.zeros_like(a)], axis=-1).astype(np.uint8) * 255
+            img[0, :] = img[:, 0] = 128
+            panels.append(img)
+        rows.append(np.concatenate(panels, axis=1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_png(np.concatenate(rows, axis=0)))
+
+
 def run_case(truth: TruthCase, quality: str, engines: dict, out_dir: Path, align: str = "view",
-             reuse: bool = False) -> dict:
+             reuse: bool = False, sheet: Path | None = None) -> dict:
     """Generate the asset of one case into ``out_dir``, align and score it; returns a JSON-ready row.
 
-    With ``reuse`` an asset already in ``out_dir`` is scored as it is (no generation; ``generate_s`` is NaN).
+    With ``reuse`` an asset already in ``out_dir`` is scored as it is (no generation; ``generate_s`` is NaN);
+    with ``sheet`` a silhouette sheet (``write_sheet``) is written there.
     """
     from backend.pipeline import generate_two_image
     from backend.settings import GenerateSettings
@@ -144,6 +165,8 @@ def run_case(truth: TruthCase, quality: str, engines: dict, out_dir: Path, align
         asset_dir = generate_two_image(truth.start_image, truth.end_image, out_dir, settings).asset_dir
         gen_s = time.perf_counter() - t0
     shape, alignment = asset_shape(asset_dir, truth, align)
+    if sheet is not None:
+        write_sheet(sheet, truth, shape)
     row = score(truth, shape)
     row.update(case=truth.name, generate_s=gen_s, alignment=alignment)
     return row
@@ -230,6 +253,8 @@ def main(argv=None) -> int:
     p.add_argument("--reuse", action="store_true",
                    help="with --keep: score the assets already there instead of generating them again")
     p.add_argument("--quick", action="store_true", help=f"only the quick set: {', '.join(QUICK_CASES)}")
+    p.add_argument("--sheets", type=Path,
+                   help="write <case>.png per case here: truth (red) and asset (green) silhouettes, 5 cameras x 5 frames")
     p.add_argument("--no-references", action="store_true", help="skip the three truth-built references")
     p.add_argument("--references-only", action="store_true", help="score only the references (no pipeline run)")
     p.add_argument("--json", type=Path, help="also write every row and the means to this JSON file")
@@ -266,7 +291,8 @@ def main(argv=None) -> int:
             tags[name] = list(truth.meta.get("tags", []))
             if "asset" in rows:
                 try:
-                    row = run_case(truth, args.quality, engines, out_root / name, args.align, args.reuse)
+                    row = run_case(truth, args.quality, engines, out_root / name, args.align, args.reuse,
+                                   None if args.sheets is None else args.sheets / f"{name}.png")
                 except Exception as exc:  # a failed case is reported, the others still run
                     failed.append(name)
                     print(f"{name:<12} FAILED: {type(exc).__name__}: {exc}", flush=True)
