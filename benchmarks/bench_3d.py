@@ -25,6 +25,7 @@ then scale/translation-only ICP (``benchmarks/truth3d/metrics.py``). It scores:
             to it at frame 0, mean distance over all frames (% of the diagonal)
   motion    the same pairs, displacements from frame 0 compared (motion only, not shape; % of the diagonal)
   step      largest frame step / mean frame step of the Gaussians (1 = uniform speed)
+  f0, fT    input-view silhouette IoU at the first and last frames (the two inputs; f0 checks the alignment)
 
 Asset silhouettes are its mesh rasterised (the Gaussians splatted as discs when
 it has no mesh). The same scores are printed for three references built from
@@ -61,9 +62,11 @@ from benchmarks.truth3d.metrics import (  # noqa: E402
 from benchmarks.truth3d.truth import TruthCase, load_truth  # noqa: E402
 
 DEFAULT_CACHE = ROOT / ".cache" / "truth3d"
-COLUMNS = (("front_inbetween_iou", "front IB", 1.0), ("side_iou", "side", 1.0), ("surface_dist", "surf %", 100.0),
-           ("trajectory_err", "traj %", 100.0), ("motion_err", "motion %", 100.0), ("smoothness", "step", 1.0), ("front_first_iou", "f0", 1.0),
-           ("front_last_iou", "fT", 1.0))
+# (score key, column title, multiplier): distances are printed in % of the truth's bounding-box diagonal.
+COLUMNS = (("front_inbetween_iou", "front IB", 1.0), ("side_iou", "side", 1.0),
+           ("surface_dist", "surf %", 100.0), ("trajectory_err", "traj %", 100.0),
+           ("motion_err", "motion %", 100.0), ("smoothness", "step", 1.0),
+           ("front_first_iou", "f0", 1.0), ("front_last_iou", "fT", 1.0))
 REFERENCES = ("linear", "static", "jump")
 QUICK_CASES = ("arm_swivel", "bend_tube", "door", "flower", "telescope")  # out of plane, round, hinge, thin, sliding
 SCORE_VERSION = 2  # bump when a metric changes: cached reference scores are then recomputed
