@@ -46,15 +46,31 @@ class ProtocolError(ValueError):
 
 
 def encode(message: dict) -> bytes:
-    """One message as a UTF-8 JSON line (no embedded newlines)."""
-    return (json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+    """One message as a UTF-8 JSON line (no embedded newlines).
+
+    Strings that UTF-8 cannot encode (lone surrogates, e.g. a file name with a
+    non-UTF-8 byte decoded with ``surrogateescape``) make the whole line fall
+    back to ``\\uXXXX`` escapes (``ensure_ascii``), which is still valid JSON and
+    decodes back to the same Python string, so such a path round-trips.
+
+    Raises:
+        TypeError, ValueError: ``message`` holds something JSON cannot represent
+            (a non-serialisable object, a circular reference).
+    """
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = json.dumps(message, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return data + b"\n"
 
 
 def decode(line: bytes | str) -> dict:
     """Parse one line into a message dict with a string ``type``.
 
     Raises:
-        ProtocolError: not JSON, not an object, no ``type``, or too long.
+        ProtocolError: not JSON (nesting too deep included), not an object,
+            no ``type``, or too long.
     """
     if isinstance(line, bytes):
         if len(line) > MAX_LINE_BYTES:
@@ -70,6 +86,8 @@ def decode(line: bytes | str) -> dict:
         msg = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"not JSON: {exc.msg}") from exc
+    except RecursionError:
+        raise ProtocolError("JSON nested too deeply to parse") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         raise ProtocolError("a message must be a JSON object with a string 'type'")
     return msg

@@ -24,7 +24,7 @@ from typing import BinaryIO, Optional
 
 from . import __version__
 from .errors import Cancelled, Tween4DError
-from .protocol import MAX_LINE_BYTES, PROTOCOL_VERSION, ProtocolError, decode, encode
+from .protocol import MAX_LINE_BYTES, PROTOCOL_VERSION, TERMINAL_EVENTS, ProtocolError, decode, encode
 from .settings import ENGINE_NAMES
 
 REQUIRED_MODULES = {"numpy": "numpy", "cv2": "opencv-python-headless", "scipy": "scipy", "PIL": "pillow", "triangle": "triangle"}
@@ -54,14 +54,29 @@ class Server:
         self._closed = False
 
     def send(self, message: dict) -> None:
-        """Write one event line; a closed pipe ends the server quietly."""
+        """Write one event line; a closed pipe ends the server quietly.
+
+        Encoding and writing are separate steps: an event that cannot be
+        encoded (a bug) is replaced by an ``internal`` error event for the same
+        ``id``, so a client never waits forever, and is never taken for a
+        closed pipe.
+        """
+        try:
+            data = encode(message)
+        except (TypeError, ValueError, RecursionError) as exc:
+            what = f"internal error: a {message.get('type')!r} event could not be encoded ({type(exc).__name__}: {exc})"
+            if message.get("type") in TERMINAL_EVENTS:
+                data = encode({"type": "error", "id": message.get("id"), "code": "internal", "message": what,
+                               "hint": "Please report this with the log."})
+            else:
+                data = encode({"type": "log", "id": message.get("id"), "level": "warning", "message": what})
         with self._lock:
             if self._closed:
                 return
             try:
-                self.stdout.write(encode(message))
+                self.stdout.write(data)
                 self.stdout.flush()
-            except (BrokenPipeError, OSError, ValueError):
+            except (OSError, ValueError):  # broken pipe, or a closed file object
                 self._closed = True
                 self._cancel.set()
 
@@ -87,8 +102,13 @@ class Server:
             except ProtocolError as exc:
                 self._error(None, "protocol", f"malformed request ignored: {exc}")
                 continue
-            if not self.dispatch(msg):
-                break
+            try:
+                if not self.dispatch(msg):
+                    break
+            except Exception as exc:  # a bug in handling one request must not end the server (or its job)
+                self.send({"type": "log", "id": None, "level": "debug", "message": traceback.format_exc()})
+                self._error(None, "internal", f"internal error handling a {msg['type']!r} request: "
+                                              f"{type(exc).__name__}: {exc}", "Please report this with the log.")
         self.shutdown()
         return 0
 

@@ -35,6 +35,8 @@ def read_manifest(asset_dir: str | os.PathLike) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AssetError(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise AssetError(f"{path} is not a Tween4D manifest: its JSON is nested too deeply to read") from None
     check_manifest_header(manifest)
     return manifest
 

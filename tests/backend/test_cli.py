@@ -72,3 +72,11 @@ def test_regenerating_keeps_the_artists_blend(examples_dir, tmp_path):
     assert json.loads(proc.stdout)["frames"] == 5
     assert (out / "scene.blend").read_bytes() == b"BLENDER precious"
     assert run_cli("validate", out).returncode == 0
+
+
+def test_validate_refuses_a_deeply_nested_manifest_without_a_traceback(tmp_path):
+    """Issue 9, item 2: json's RecursionError in the reader printed a traceback."""
+    (tmp_path / "asset.json").write_text('{"format":' + "[" * 100_000 + "]" * 100_000 + "}")
+    proc = run_cli("validate", tmp_path)
+    assert proc.returncode == 1 and "invalid:" in proc.stderr and "nested too deeply" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,6 +45,12 @@ class ServerProcess:
             if ev["type"] in ("result", "error", "cancelled"):
                 return events
         raise AssertionError("no terminal event in time")
+
+    def kill_after(self, seconds: float) -> None:
+        """Kill the server after ``seconds`` so a test waiting for a line fails instead of hanging."""
+        timer = threading.Timer(seconds, self.proc.kill)
+        timer.daemon = True
+        timer.start()
 
     def close(self) -> int:
         if self.proc.poll() is None:
@@ -130,3 +137,42 @@ def test_bad_input_gives_an_actionable_error(server, tmp_path):
     err = server.until_terminal()[-1]
     assert err["code"] == "job" and "frames" in err["message"]
     assert not (tmp_path / "out").exists()
+
+
+def _hello(server) -> dict:
+    server.send({"type": "hello", "protocol": PROTOCOL_VERSION})
+    hello = server.read()
+    assert hello["type"] == "hello", hello
+    return hello
+
+
+def test_deeply_nested_line_is_refused_and_the_running_job_survives(server, examples_dir, tmp_path):
+    """Issue 9, item 2: 100,000 nested '[' used to kill the server (RecursionError) and its job."""
+    _hello(server)
+    server.send(_job(examples_dir, tmp_path / "asset"))
+    first = server.read()
+    assert first["type"] in ("progress", "log"), first
+    server.send(b'{"type":"hello","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    events = server.until_terminal()
+    refusals = [e for e in events if e["type"] == "error" and e["id"] is None]
+    assert refusals and refusals[0]["code"] == "protocol" and "nested too deeply" in refusals[0]["message"]
+    # The refusal is not the job's end: the job goes on to its result.
+    while events[-1]["id"] is None:
+        events += server.until_terminal()
+    assert events[-1]["type"] == "result" and events[-1]["id"] == "j1", events[-1]
+    _hello(server)
+    assert server.close() == 0
+
+
+def test_lone_surrogate_in_an_event_is_sent_not_taken_for_a_closed_pipe(server, tmp_path):
+    """Issue 9, item 3: a path with a non-UTF-8 byte ("\\udcff") silently ended the server."""
+    server.kill_after(60)
+    _hello(server)
+    missing = str(tmp_path / "nope\udcff.png")
+    server.send(json.dumps({"type": "generate", "id": "j\udcff", "inputs": {"start": missing, "end": missing},
+                            "output": str(tmp_path / "out"), "settings": {"quality": "draft", "frames": 4}}))
+    err = server.until_terminal()[-1]
+    assert err["type"] == "error" and err["id"] == "j\udcff", err
+    assert err["code"] == "input.missing" and missing in err["message"], "the path round-trips through the escapes"
+    _hello(server)
+    assert server.close() == 0
