@@ -23,7 +23,8 @@ Events (backend -> client, on stdout):
   ``overall`` (of the job, 0..1), ``message``.
 * ``log``: ``id`` (may be null), ``level`` ("debug" | "info" | "warning"), ``message``.
 * ``result``: ``id``, ``asset`` (absolute path), ``summary`` (frames, gaussians, timings_s, ...).
-* ``error``: ``id`` (may be null), ``code``, ``message``, ``hint`` (what to do).
+* ``error``: ``id`` (may be null), ``code``, ``message``, ``hint`` (what to do); a malformed job
+  (code ``job``) also names the request ``field`` at fault (``inputs``, ``settings.seed``...).
 * ``cancelled``: ``id``.
 """
 

@@ -161,6 +161,8 @@ class Server:
             final = {"type": "cancelled", "id": job_id}
         except Tween4DError as exc:
             final = {"type": "error", "id": job_id, "code": exc.code, "message": exc.message, "hint": exc.hint}
+            if getattr(exc, "field", ""):
+                final["field"] = exc.field
         except MemoryError:
             final = {"type": "error", "id": job_id, "code": "memory", "message": "the job ran out of memory",
                      "hint": "Use draft quality or smaller images."}

@@ -80,3 +80,13 @@ def test_validate_refuses_a_deeply_nested_manifest_without_a_traceback(tmp_path)
     proc = run_cli("validate", tmp_path)
     assert proc.returncode == 1 and "invalid:" in proc.stderr and "nested too deeply" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_bad_settings_exit_2_before_any_work(examples_dir, tmp_path):
+    """Issue 9, item 5: --seed -1 or an infinite fps ran the whole pipeline and ended as an internal error."""
+    pair = examples_dir / "mill"
+    for flag, value, field in (("--seed", "-1", "seed"), ("--fps", "inf", "fps"), ("--fps", "nan", "fps")):
+        proc = run_cli("generate", pair / "start.png", pair / "end.png", "-o", tmp_path / "o", flag, value)
+        assert proc.returncode == 2, (flag, value, proc.stderr)
+        assert f"{field} must be" in proc.stderr and "[1/9]" not in proc.stderr
+    assert not (tmp_path / "o").exists()

@@ -176,3 +176,17 @@ def test_lone_surrogate_in_an_event_is_sent_not_taken_for_a_closed_pipe(server, 
     assert err["code"] == "input.missing" and missing in err["message"], "the path round-trips through the escapes"
     _hello(server)
     assert server.close() == 0
+
+
+def test_malformed_jobs_get_an_error_naming_the_field(server, tmp_path):
+    """Issue 9, item 5: non-object inputs/settings and bad seeds ended as 'internal error'."""
+    _hello(server)
+    base = {"type": "generate", "inputs": {"start": "a.png", "end": "b.png"}, "output": str(tmp_path / "o")}
+    cases = [({"inputs": "a.png"}, "inputs"), ({"settings": [1]}, "settings"),
+             ({"settings": {"seed": 2**70}}, "settings.seed"), ({"settings": {"inflation": "x"}}, "settings.inflation")]
+    for i, (over, field) in enumerate(cases):
+        server.send({**base, "id": f"bad{i}", **over})
+        err = server.until_terminal()[-1]
+        assert err["type"] == "error" and err["id"] == f"bad{i}" and err["code"] == "job", err
+        assert err["field"] == field and err["hint"], err
+    assert not (tmp_path / "o").exists()
