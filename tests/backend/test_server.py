@@ -190,3 +190,19 @@ def test_malformed_jobs_get_an_error_naming_the_field(server, tmp_path):
         assert err["type"] == "error" and err["id"] == f"bad{i}" and err["code"] == "job", err
         assert err["field"] == field and err["hint"], err
     assert not (tmp_path / "o").exists()
+
+
+def test_fifo_as_an_image_is_refused_and_the_server_stays_free(server, tmp_path):
+    """Issue 9, item 6: a FIFO input hung the job, so every later job was 'busy'."""
+    import os
+
+    server.kill_after(60)
+    _hello(server)
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    job = {"type": "generate", "id": "f1", "inputs": {"start": str(fifo), "end": str(fifo)},
+           "output": str(tmp_path / "o"), "settings": {"quality": "draft", "frames": 4}}
+    err = server.until_terminal()[-1] if server.send(job) is None else None
+    assert err["type"] == "error" and err["code"] == "input.not_image" and "FIFO" in err["message"], err
+    server.send({**job, "id": "f2"})
+    assert server.until_terminal()[-1]["code"] == "input.not_image", "a later job is served, not 'busy'"
