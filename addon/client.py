@@ -469,6 +469,9 @@ class BackendClient:
         if kind == "hello" and not self._ready.is_set():
             self._handshake(event)
             return
+        if kind == "error" and event.get("code") == "protocol.version" and not self._ready.is_set():
+            self._handshake({"type": "hello", "protocol": event.get("protocol"), "refused": event})
+            return
         if kind not in protocol.EVENT_TYPES:
             self._warn(f"ignored an unknown backend event type {kind!r}")
             return

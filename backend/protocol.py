@@ -7,10 +7,16 @@ through the pipe: results are asset directories on disk.
 
 Requests (client -> backend, on stdin):
 
-* ``{"type": "hello", "protocol": 1, "client": "..."}`` -> answered by a ``hello`` event.
+* ``{"type": "hello", "protocol": 1, "client": "..."}`` -> answered by a ``hello`` event; a
+  ``protocol`` other than ``PROTOCOL_VERSION`` is answered by an ``error`` (id null, code
+  ``protocol.version``, and the backend's ``protocol``) instead. ``generate`` before a successful
+  ``hello`` is refused (code ``protocol.hello``).
 * ``{"type": "generate", "id": "...", "mode": "two_image", "inputs": {"start": PATH, "end": PATH},
   "output": DIR, "settings": {...GenerateSettings...}}`` -> ``progress``/``log`` events, then
-  exactly one of ``result``, ``error`` or ``cancelled`` with the same ``id``.
+  exactly one of ``result``, ``error`` or ``cancelled`` with the same ``id``. While a job runs,
+  another ``generate`` gets an ``error`` with code ``busy``, ``request_id`` (the refused id) and
+  ``running_id``; its ``id`` is the refused id, or null when that equals the running job's id (so
+  the refusal is never taken for the running job's final event).
 * ``{"type": "cancel", "id": "..."}`` -> the job stops within about a second, writes nothing,
   and ends with ``cancelled``.
 * ``{"type": "shutdown"}`` -> cancels any job and exits. End of stdin does the same, so the

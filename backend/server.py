@@ -52,6 +52,7 @@ class Server:
         self._busy = False  # cleared just before a job's terminal event, so the client may start the next
         self._cancel = threading.Event()
         self._closed = False
+        self._greeted = False  # set by a hello with our protocol version; generate needs it
 
     def send(self, message: dict) -> None:
         """Write one event line; a closed pipe ends the server quietly.
@@ -116,6 +117,16 @@ class Server:
         """Handle one request. Returns False when the server should stop."""
         kind = msg["type"]
         if kind == "hello":
+            theirs = msg.get("protocol")
+            if isinstance(theirs, bool) or theirs != PROTOCOL_VERSION:
+                self.send({"type": "error", "id": None, "code": "protocol.version",
+                           "message": f"the client speaks protocol version {str(theirs)[:20]!r}; this backend "
+                                      f"speaks version {PROTOCOL_VERSION} only",
+                           "hint": "The add-on and its backend come from different releases: reinstall the "
+                                   "extension so both match.",
+                           "protocol": PROTOCOL_VERSION})
+                return True
+            self._greeted = True
             problems = dependency_problems()
             self.send({
                 "type": "hello",
@@ -140,8 +151,16 @@ class Server:
 
     def _start_job(self, msg: dict) -> None:
         job_id = str(msg.get("id") or "job")
+        if not self._greeted:
+            self._error(job_id, "protocol.hello", "generate arrived before a successful hello",
+                        f'Send {{"type": "hello", "protocol": {PROTOCOL_VERSION}}} first and wait for its answer.')
+            return
         if self._busy:
-            self._error(job_id, "busy", "a job is already running", "Wait for it to finish or cancel it.")
+            # A request reusing the running job's id must not get an error carrying that id: the client would
+            # take it for the running job's final event. The refused id travels in request_id instead.
+            self.send({"type": "error", "id": None if job_id == self._job_id else job_id, "code": "busy",
+                       "request_id": job_id, "running_id": self._job_id, "message": "a job is already running",
+                       "hint": "Wait for it to finish or cancel it."})
             return
         self._busy = True
         self._cancel = threading.Event()

@@ -93,6 +93,7 @@ def test_handshake_and_bad_lines_do_not_kill_the_server(server):
 def test_progress_is_ordered_and_result_is_a_valid_asset(server, examples_dir, tmp_path):
     from backend.asset import load_asset
 
+    _hello(server)
     server.send(_job(examples_dir, tmp_path / "asset"))
     events = server.until_terminal()
     assert events[-1]["type"] == "result", events[-1]
@@ -107,6 +108,7 @@ def test_progress_is_ordered_and_result_is_a_valid_asset(server, examples_dir, t
 
 
 def test_cancel_stops_quickly_and_leaves_no_asset(server, examples_dir, tmp_path):
+    _hello(server)
     out = tmp_path / "asset"
     server.send(_job(examples_dir, out, quality="standard", frames=49))
     while True:  # cancel once the job is well under way
@@ -124,6 +126,7 @@ def test_cancel_stops_quickly_and_leaves_no_asset(server, examples_dir, tmp_path
 
 
 def test_bad_input_gives_an_actionable_error(server, tmp_path):
+    _hello(server)
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
     server.send({"type": "generate", "id": "j2", "inputs": {"start": str(bad), "end": str(tmp_path / "missing.png")},
@@ -206,3 +209,40 @@ def test_fifo_as_an_image_is_refused_and_the_server_stays_free(server, tmp_path)
     assert err["type"] == "error" and err["code"] == "input.not_image" and "FIFO" in err["message"], err
     server.send({**job, "id": "f2"})
     assert server.until_terminal()[-1]["code"] == "input.not_image", "a later job is served, not 'busy'"
+
+
+def test_hello_is_required_and_its_version_checked(server, tmp_path):
+    """Issue 9, item 7: generate was served without hello, and hello with protocol 99 was answered as compatible."""
+    job = {"type": "generate", "id": "early", "inputs": {"start": "a.png", "end": "b.png"}, "output": str(tmp_path / "o")}
+    server.send(job)
+    err = server.read()
+    assert err["type"] == "error" and err["id"] == "early" and err["code"] == "protocol.hello", err
+    for theirs in (99, "1", True, None):
+        server.send({"type": "hello", "protocol": theirs})
+        err = server.read()
+        assert err["type"] == "error" and err["id"] is None and err["code"] == "protocol.version", err
+        assert err["protocol"] == PROTOCOL_VERSION and err["hint"]
+    server.send(job)
+    assert server.read()["code"] == "protocol.hello", "a refused hello does not open the session"
+    _hello(server)
+    server.send({**job, "settings": {"frames": 1}})
+    assert server.read()["code"] == "job", "after hello, generate is served"
+    assert not (tmp_path / "o").exists()
+
+
+def test_busy_refusal_reusing_the_running_id_is_not_that_jobs_end(server, examples_dir, tmp_path):
+    """Issue 9, item 7: 'busy' for a request reusing the running job's id carried that id."""
+    _hello(server)
+    server.send(_job(examples_dir, tmp_path / "asset"))
+    server.send(_job(examples_dir, tmp_path / "other"))  # same id "j1"
+    server.send({**_job(examples_dir, tmp_path / "other"), "id": "j2"})
+    events = server.until_terminal()
+    busy = [e for e in events if e["type"] == "error" and e["code"] == "busy"]
+    while events[-1]["type"] == "error" and events[-1]["code"] == "busy":
+        events += server.until_terminal()
+        busy = [e for e in events if e["type"] == "error" and e["code"] == "busy"]
+    assert events[-1]["type"] == "result" and events[-1]["id"] == "j1", events[-1]
+    same, other = sorted(busy, key=lambda e: e["request_id"])
+    assert same["id"] is None and same["request_id"] == "j1" and same["running_id"] == "j1"
+    assert other["id"] == "j2" and other["request_id"] == "j2"
+    assert not (tmp_path / "other").exists()
