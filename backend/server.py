@@ -4,8 +4,10 @@ Reads requests from stdin and writes events to stdout, one JSON object per
 line (``backend.protocol``). One job runs at a time in a worker thread; the
 main thread keeps reading, so ``cancel`` is seen at once and the job stops at
 its next progress report (stages report several times a second). End of
-stdin (the add-on closed the pipe, or Blender exited) cancels the job and
-exits, so the backend never outlives its client.
+stdin (the add-on closed the pipe, or Blender exited), SIGTERM and SIGINT
+cancel the job, wait for it to clean up (at most ``EXIT_GRACE_S``) and exit
+(0, 143, 130), so the backend never outlives its client and leaves no hidden
+partial folder behind.
 
 stdout carries the protocol only: the real stdout is kept on a private file
 descriptor and fd 1 is pointed at stderr, so stray prints from libraries
@@ -17,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import signal
 import sys
 import threading
 import traceback
@@ -28,7 +31,17 @@ from .protocol import MAX_LINE_BYTES, PROTOCOL_VERSION, TERMINAL_EVENTS, Protoco
 from .settings import ENGINE_NAMES
 
 REQUIRED_MODULES = {"numpy": "numpy", "cv2": "opencv-python-headless", "scipy": "scipy", "PIL": "pillow", "triangle": "triangle"}
-EXIT_GRACE_S = 5.0
+EXIT_GRACE_S = 30.0
+"""Longest wait for a cancelled job to clean up at exit; a cancel takes about a second (the writer checks
+it between chunks), so this is reached only by a job stuck in one long native call."""
+
+
+class _Terminate(Exception):
+    """Raised in the main thread by the SIGTERM/SIGINT handler to leave the request loop."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def dependency_problems() -> list[str]:
@@ -85,7 +98,20 @@ class Server:
         self.send({"type": "error", "id": job_id, "code": code, "message": message, "hint": hint})
 
     def serve(self) -> int:
-        """Run until stdin closes or ``shutdown`` arrives. Returns the exit code."""
+        """Run until stdin closes, ``shutdown`` arrives or a signal handler raises ``_Terminate``.
+
+        Returns:
+            The exit code: 0, or 128 + the signal number.
+        """
+        try:
+            self._loop()
+        except _Terminate as stop:
+            self.shutdown()
+            return 128 + stop.signum
+        self.shutdown()
+        return 0
+
+    def _loop(self) -> None:
         while not self._closed:
             line = self.stdin.readline(MAX_LINE_BYTES + 1)
             if not line:
@@ -106,12 +132,12 @@ class Server:
             try:
                 if not self.dispatch(msg):
                     break
+            except _Terminate:
+                raise
             except Exception as exc:  # a bug in handling one request must not end the server (or its job)
                 self.send({"type": "log", "id": None, "level": "debug", "message": traceback.format_exc()})
                 self._error(None, "internal", f"internal error handling a {msg['type']!r} request: "
                                               f"{type(exc).__name__}: {exc}", "Please report this with the log.")
-        self.shutdown()
-        return 0
 
     def dispatch(self, msg: dict) -> bool:
         """Handle one request. Returns False when the server should stop."""
@@ -196,10 +222,23 @@ class Server:
         self.send(final)
 
     def shutdown(self) -> None:
-        """Cancel a running job and wait briefly for it to clean up."""
+        """Cancel a running job and wait (at most ``EXIT_GRACE_S``) for it to clean up."""
         self._cancel.set()
         if self._job is not None:
             self._job.join(EXIT_GRACE_S)
+
+
+def _install_signal_handlers() -> None:
+    """SIGTERM / SIGINT leave the request loop once (``_Terminate``); later ones are ignored during the cleanup."""
+    fired: list[int] = []
+
+    def handler(signum, frame) -> None:
+        if not fired:
+            fired.append(signum)
+            raise _Terminate(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
 
 
 def main() -> int:
@@ -207,4 +246,5 @@ def main() -> int:
     proto_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
+    _install_signal_handlers()
     return Server(sys.stdin.buffer, proto_out).serve()

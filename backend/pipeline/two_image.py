@@ -170,11 +170,13 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
         )
         extra = {"inputs/start_mask.png": _mask_png(start_fg.mask), "inputs/end_mask.png": _mask_png(end_fg.mask)}
         if settings.preview:
-            rendered = render_mesh_frames(shape, motion3d, view.camera_work, shape.texture, start_fg.size)
+            rendered = render_mesh_frames(shape, motion3d, view.camera_work, shape.texture, start_fg.size,
+                                          check=progress.check)
             progress.update(0.4)
             start_u8 = (np.clip(start_fg.rgb, 0, 1) * 255).astype(np.uint8)
             end_u8 = (np.clip(end_fg.rgb, 0, 1) * 255).astype(np.uint8)
-            extra["preview.mp4"] = lambda p: write_preview(p, start_u8, end_u8, rendered, settings.fps)
+            extra["preview.mp4"] = lambda p: write_preview(p, start_u8, end_u8, rendered, settings.fps,
+                                                           check=progress.check)
         timings = dict(progress.timings)
         manifest = {
             "mode": "two_image",
@@ -200,6 +202,7 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
                 extra_files=extra,
                 frame_plys=settings.frame_plys,
                 before_commit=progress.check,
+                check=progress.check,
             )
         except AssetWriteError as exc:
             raise OutputError(exc.strerror or str(exc), "Free some disk space or choose another output folder; "

@@ -90,3 +90,34 @@ def test_bad_settings_exit_2_before_any_work(examples_dir, tmp_path):
         assert proc.returncode == 2, (flag, value, proc.stderr)
         assert f"{field} must be" in proc.stderr and "[1/9]" not in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def _signal_once_writing(proc, parent: Path, sig, limit_s: float = 240.0) -> bool:
+    """Send ``sig`` to ``proc`` as soon as a hidden partial folder appears in ``parent``; False if it never did."""
+    import time
+
+    deadline = time.monotonic() + limit_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        if any(".partial-" in p.name for p in parent.iterdir()):
+            proc.send_signal(sig)
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def test_sigterm_during_the_write_cleans_up_and_exits_143(examples_dir, tmp_path):
+    """Issue 9, item 4: SIGTERM during the write left the hidden partial folder forever."""
+    import signal
+
+    pair = examples_dir / "mill"
+    out = tmp_path / "mill"
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "generate", str(pair / "start.png"),
+                             str(pair / "end.png"), "-o", str(out), "--quality", "draft", "--frames", "40",
+                             "--frame-plys", "--no-preview", "--quiet"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    caught = _signal_once_writing(proc, tmp_path, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert caught, "the write was over before the signal could be sent"
+    assert proc.returncode == 143, err
+    assert "cancelled: nothing was written" in err
+    assert list(tmp_path.iterdir()) == [], "nothing may remain, hidden or not"

@@ -246,3 +246,28 @@ def test_busy_refusal_reusing_the_running_id_is_not_that_jobs_end(server, exampl
     assert same["id"] is None and same["request_id"] == "j1" and same["running_id"] == "j1"
     assert other["id"] == "j2" and other["request_id"] == "j2"
     assert not (tmp_path / "other").exists()
+
+
+def _partial_appears(parent: Path, limit_s: float = 240.0) -> bool:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if any(".partial-" in p.name for p in parent.iterdir()):
+            return True
+        time.sleep(0.001)
+    return False
+
+
+@pytest.mark.parametrize("how", ["sigterm", "end_of_stdin"])
+def test_server_stopped_during_the_write_leaves_nothing(server, examples_dir, tmp_path, how):
+    """Issue 9, item 4: SIGTERM was not handled, and at end of stdin the server waited only 5 s."""
+    import signal
+
+    _hello(server)
+    server.send(_job(examples_dir, tmp_path / "asset", frames=40, frame_plys=True, preview=False))
+    assert _partial_appears(tmp_path), "the job never reached the write"
+    if how == "sigterm":
+        server.proc.send_signal(signal.SIGTERM)
+    else:
+        server.proc.stdin.close()
+    assert server.proc.wait(timeout=60) == (143 if how == "sigterm" else 0)
+    assert list(tmp_path.iterdir()) == [], "nothing may remain, hidden or not"
