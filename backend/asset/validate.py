@@ -6,6 +6,7 @@ field and what is wrong, so the add-on can show it as is.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 import numpy as np
@@ -73,8 +74,8 @@ def validate_manifest(manifest: dict) -> None:
     if manifest["mode"] not in MODES:
         raise AssetError(f"asset.json: mode {manifest['mode']!r} is not one of {MODES}")
     fps = manifest["fps"]
-    if not isinstance(fps, (int, float)) or not fps > 0:
-        raise AssetError(f"asset.json: fps must be positive, got {fps!r}")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or not fps > 0:
+        raise AssetError(f"asset.json: fps must be a finite positive number, got {fps!r}")
     t = manifest["frame_count"]
     if not isinstance(t, int) or t < 1:
         raise AssetError(f"asset.json: frame_count must be a positive integer, got {t!r}")

@@ -323,6 +323,46 @@ def test_replaced_asset_left_parked_keeps_unique_user_files(tmp_path):
     assert load_asset(out).manifest["frame_count"] == 4
 
 
+def test_reader_refuses_infinite_fps_and_nan_intrinsics(tmp_path):
+    """Issue 9, item 7: validate accepted fps Infinity and NaN intrinsics."""
+    out = write_asset(tmp_path / "a", _asset())
+    good = (out / "asset.json").read_text()
+    for key, value in (("fps", "Infinity"), ("fps", "NaN"), ("fx", "NaN"), ("cy", "-Infinity")):
+        m = json.loads(good)
+        (m if key == "fps" else m["camera"])[key] = "@@"
+        (out / "asset.json").write_text(json.dumps(m).replace('"@@"', value))
+        with pytest.raises(AssetError, match="finite"):
+            load_asset(out)
+
+
+def test_reader_loads_only_known_npz_members_and_checks_their_size_first(tmp_path):
+    """Issue 9, item 7: a 3 GB zero-filled extra npz entry was loaded (25 s, 3.2 GB)."""
+    import tracemalloc
+    import zipfile
+
+    out = write_asset(tmp_path / "a", _asset())
+    npz = out / "gaussians.npz"
+    with zipfile.ZipFile(npz, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("junk.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array(member, np.zeros((200, 2**20), np.uint8))  # 200 MiB, deflates to ~200 kB
+    tracemalloc.start()
+    try:
+        asset = load_asset(out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert asset.gaussians.count == 50
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB allocated: the unknown member was read"
+
+    out = write_asset(tmp_path / "b", _asset())
+    colors = np.load(out / "gaussians.npz")
+    members = {k: colors[k] for k in colors.files}
+    members["colors"] = np.zeros((50_000, 3), np.float32)  # far more rows than gaussian_count
+    np.savez(out / "gaussians.npz", **members)
+    with pytest.raises(AssetError, match="more than the asset's counts allow"):
+        load_asset(out)
+
+
 def test_camera_projection_round_trip():
     cam = Camera.looking_along_y(640, 480, 800.0, (0.1, -3.0, 0.2))
     pts = np.array([[0.1, 0.0, 0.2], [0.5, 0.3, -0.2]])
