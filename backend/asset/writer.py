@@ -21,6 +21,7 @@ import shutil
 import stat
 import uuid
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional
 
@@ -37,6 +38,27 @@ from .validate import validate_asset
 
 class AssetWriteError(OSError):
     """The asset could not be written; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input image to keep in the asset's ``inputs/`` folder.
+
+    Attributes:
+        role: ``"start"``, ``"end"``, ``"image"``...; the file becomes ``inputs/<role><suffix>``.
+        source: the file as the user gave it (its name is recorded as ``original_name``).
+        write: optional callable(dest Path) writing a stand-in instead of copying
+            ``source`` byte for byte (e.g. the pixels re-encoded without huge
+            metadata); ``suffix`` is then the stand-in's extension.
+        suffix: extension of the stand-in written by ``write`` (e.g. ``".png"``).
+        note: why a stand-in was written (recorded in the manifest entry).
+    """
+
+    role: str
+    source: Path
+    write: Optional[Callable[[Path], None]] = None
+    suffix: str = ""
+    note: str = ""
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -103,7 +125,7 @@ def write_asset(
     out_dir: str | os.PathLike,
     asset: M.Asset,
     *,
-    inputs: Iterable[tuple[str, str | os.PathLike]] = (),
+    inputs: Iterable[tuple[str, str | os.PathLike] | InputFile] = (),
     extra_files: Optional[Mapping[str, Callable[[Path], None]]] = None,
     frame_plys: bool = False,
     before_commit: Optional[Callable[[], None]] = None,
@@ -120,8 +142,9 @@ def write_asset(
         asset: manifest + Gaussians (+ mesh). The writer fills ``format``,
             ``format_version``, ``frame_count``, ``gaussian_count``, ``inputs``
             and ``files``; the rest of the manifest comes from the caller.
-        inputs: (role, source path) pairs; each file is copied byte for byte
-            to ``inputs/<role><ext>`` and listed with its SHA-256.
+        inputs: (role, source path) pairs or ``InputFile`` items; each file is
+            copied byte for byte to ``inputs/<role><ext>`` (or its stand-in
+            written) and listed with its SHA-256.
         extra_files: relative name -> callable writing that file at the given
             absolute path (e.g. ``preview.mp4``, masks under ``inputs/``).
         frame_plys: also write ``frames/000000.ply`` ... (one 3DGS PLY per frame).
@@ -149,7 +172,8 @@ def write_asset(
     manifest.setdefault("inputs", [])
     to_check = M.Asset(manifest=manifest, gaussians=g, mesh=asset.mesh)
     inputs = list(inputs)
-    manifest["inputs"] = [{"role": r, "file": "", "sha256": ""} for r, _ in inputs]
+    manifest["inputs"] = [{"role": i.role if isinstance(i, InputFile) else i[0], "file": "", "sha256": ""}
+                          for i in inputs]
     check = check or (lambda: None)
     validate_asset(to_check, check=check)
 
@@ -245,12 +269,19 @@ def _write_contents(tmp, manifest, g, mesh, inputs, extra_files, frame_plys, che
     if inputs:
         (tmp / M.INPUTS_DIR).mkdir()
     entries = []
-    for role, src in inputs:
+    for item in inputs:
         check()
-        src = Path(src)
-        rel = f"{M.INPUTS_DIR}/{role}{src.suffix.lower()}"
-        shutil.copyfile(src, tmp / rel)
-        entries.append({"role": role, "file": rel, "original_name": src.name, "sha256": sha256_of(tmp / rel)})
+        item = item if isinstance(item, InputFile) else InputFile(item[0], Path(item[1]))
+        src = Path(item.source)
+        rel = f"{M.INPUTS_DIR}/{item.role}{(item.suffix if item.write else src.suffix).lower()}"
+        if item.write is not None:
+            item.write(tmp / rel)
+        else:
+            shutil.copyfile(src, tmp / rel)
+        entry = {"role": item.role, "file": rel, "original_name": src.name, "sha256": sha256_of(tmp / rel)}
+        if item.note:
+            entry["note"] = item.note
+        entries.append(entry)
         files.append(rel)
     manifest["inputs"] = entries
 

@@ -121,3 +121,29 @@ def test_sigterm_during_the_write_cleans_up_and_exits_143(examples_dir, tmp_path
     assert proc.returncode == 143, err
     assert "cancelled: nothing was written" in err
     assert list(tmp_path.iterdir()) == [], "nothing may remain, hidden or not"
+
+
+def test_huge_png_text_chunk_is_not_copied_into_the_asset(examples_dir, tmp_path):
+    """Issue 9, item 7: a PNG's 200 MB text chunk was accepted and copied into inputs/ (here 8 MiB)."""
+    import numpy as np
+    from PIL import Image, PngImagePlugin
+
+    pair = examples_dir / "mill"
+    info = PngImagePlugin.PngInfo()
+    info.add_text("workflow", "x" * (8 * 2**20))  # uncompressed tEXt
+    start = tmp_path / "start_with_metadata.png"
+    Image.open(pair / "start.png").save(start, pnginfo=info)
+    assert start.stat().st_size > 8 * 2**20
+    out = tmp_path / "asset"
+    proc = run_cli("generate", start, pair / "end.png", "-o", out, "--quality", "draft", "--frames", "4",
+                   "--no-preview", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "asset.json").read_text())
+    entry = next(e for e in manifest["inputs"] if e["role"] == "start")
+    kept = out / entry["file"]
+    assert entry["file"] == "inputs/start.png" and "re-encoded" in entry["note"]
+    assert kept.stat().st_size < 2**20, "the metadata was left out"
+    assert "workflow" not in Image.open(kept).info
+    np.testing.assert_array_equal(np.asarray(Image.open(kept)), np.asarray(Image.open(pair / "start.png")))
+    assert (out / "inputs/end.png").read_bytes() == (pair / "end.png").read_bytes(), "plain files are copied as given"
+    assert run_cli("validate", out).returncode == 0
