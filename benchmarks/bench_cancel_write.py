@@ -97,11 +97,11 @@ def main() -> int:
             cancel = threading.Event()
             done: dict = {}
 
-            def check():
+            def check(cancel=cancel):
                 if cancel.is_set():
                     raise _Stop
 
-            def run():
+            def run(delay=delay, done=done, check=check):
                 try:
                     write_asset(parent / f"cancelled-{delay}", asset, frame_plys=plys, check=check)
                     done["finished"] = True

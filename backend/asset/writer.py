@@ -28,10 +28,10 @@ from typing import Callable, Iterable, Mapping, Optional
 import numpy as np
 
 from . import model as M
+from .partials import discard_replaced, hidden_name, sweep_stale
 from .pc2 import write_pc2
 from .ply import write_ply
 from .png import encode_png
-from .partials import discard_replaced, hidden_name, sweep_stale
 from .target import ExistingAsset, TargetError, inspect_target, owned_files
 from .validate import validate_asset
 

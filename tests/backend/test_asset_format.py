@@ -243,9 +243,7 @@ def test_cancel_is_checked_throughout_the_write(tmp_path, monkeypatch):
     assert len(calls) >= 12, "at least one check per frame PLY"
     before = (tmp_path / "a" / "gaussians.pc2").read_bytes()
     for k in (1, len(calls) // 3, 2 * len(calls) // 3, len(calls)):
-        seen = []
-
-        def cancel_at_k():
+        def cancel_at_k(seen=[], k=k):  # noqa: B006 - one list per loop pass, by design
             seen.append(1)
             if len(seen) >= k:
                 raise _Stop
