@@ -34,6 +34,7 @@ from ..asset.png import encode_png
 from ..errors import Cancelled, OutputError
 from ..progress import EventSink, Progress, forward_logs
 from ..settings import GenerateSettings
+from .memory import check_memory
 
 STAGES = (
     ("load", 2),
@@ -135,6 +136,8 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
             check_target(out_dir)
         except AssetWriteError as exc:
             raise OutputError(exc.strerror or str(exc), "Choose another output folder.", code="output.target") from exc
+        need = check_memory(settings)
+        progress.log(f"estimated peak memory {need / 2**30:.2f} GiB", level="debug")
         # Decoding at most twice the working size bounds memory for huge inputs;
         # the camera keeps the original size, so renders match the input image.
         start_img = load_image(start_path, max_side=2 * preset.working_max_side)
