@@ -49,9 +49,19 @@ def hidden_name(out_dir: Path, kind: str) -> str:
 
 
 def owner_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host (``kill(pid, 0)``: ESRCH means gone)."""
+    """Whether process ``pid`` exists on this host (``kill(pid, 0)``: ESRCH means gone).
+
+    On Windows, where ``os.kill(pid, 0)`` would send a Ctrl-C event, ``psutil.pid_exists``
+    is asked instead; without psutil every owner counts as alive (nothing is swept).
+    """
     if pid == os.getpid():
         return True
+    if os.name == "nt":
+        try:
+            import psutil
+        except ImportError:
+            return True
+        return bool(psutil.pid_exists(pid))
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

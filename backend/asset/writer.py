@@ -352,7 +352,7 @@ def _carry(src: Path, dst: Path, out_dir: Path) -> None:
         os.symlink(os.readlink(src), dst)
     else:
         try:
-            os.link(src, dst, follow_symlinks=False)
+            os.link(src, dst)  # src is no symlink here (handled above)
         except OSError:
             if not stat.S_ISREG(st.st_mode):
                 raise AssetWriteError(
