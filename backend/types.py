@@ -267,6 +267,8 @@ class LayeredDepth:
         method: the engine that made it ("popup", "depth", "inflate", ...).
         shape: objects: the closed ``Shape3D`` the depths come from (for the mesh and drags).
         mesh: objects: the 2D ``SilhouetteMesh`` ``shape`` stands on.
+        labels: int32 [H, W] the layers after the depth split (``ImageLayers.labels`` refined), or None.
+        ground: bool [H, W] scene pixels on the ground plane (popup), or None.
     """
 
     view: InputView
@@ -282,6 +284,8 @@ class LayeredDepth:
     method: str
     shape: Optional[Shape3D] = None
     mesh: Optional[SilhouetteMesh] = None
+    labels: Optional[np.ndarray] = None
+    ground: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -335,3 +339,35 @@ class PointMotion:
     mesh_vertices: Optional[np.ndarray] = None
     keyframes: list = field(default_factory=list)
     diagnostics: dict = field(default_factory=dict)
+
+
+@dataclass
+class PixelGrid:
+    """A regular grid of surface samples seen through the input camera, one Gaussian per valid cell.
+
+    Attributes:
+        uv: float64 [h, w, 2] working-pixel (u, v) of each cell centre.
+        depth: float32 [h, w] metres along the viewing axis.
+        valid: bool [h, w] cells that carry a Gaussian.
+        rgb: float32 [h, w, 3] sRGB 0..1.
+        layer: int32 [h, w] layer label of each cell.
+        filled: 0 = seen in the image, 1 = filled in (hidden layer, back, padding).
+        face: int32 [h, w] or None: objects: the ``Shape3D`` triangle under each cell (-1 none).
+        bary: float64 [h, w, 3] or None: barycentric coordinates in ``face``.
+    """
+
+    uv: np.ndarray
+    depth: np.ndarray
+    valid: np.ndarray
+    rgb: np.ndarray
+    layer: np.ndarray
+    filled: int
+    face: Optional[np.ndarray] = None
+    bary: Optional[np.ndarray] = None
+
+
+def pixel_centres(width: int, height: int, step: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """float64 [h, w, 2] cell-centre (u, v) of a grid of ``step``-pixel cells starting at ``origin`` (corner)."""
+    u = origin[0] + step * (np.arange(width) + 0.5)
+    v = origin[1] + step * (np.arange(height) + 0.5)
+    return np.stack(np.meshgrid(u, v, indexing="xy"), axis=-1)
