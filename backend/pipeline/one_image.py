@@ -56,6 +56,8 @@ STAGES = (
 
 #: Half-angle of the preview's camera arc, degrees.
 PREVIEW_ARC_DEG = 12.0
+#: Most frames the preview renders (evenly spaced over the clip).
+PREVIEW_MAX_FRAMES = 25
 #: Mesh edge length of the silhouette mesh, in working pixels, per quality.
 MESH_EDGE_PX = {"draft": 4.0, "standard": 5.0, "high": 6.0}
 
@@ -255,21 +257,26 @@ def _animate_stage(points, rgb, layers, ldepth, motion, settings, image_size, pr
     return pm
 
 
-def _preview_frames(points, pmotion, ldepth, frames: int, progress) -> np.ndarray:
-    """uint8 [T, H, W, 3] the asset along the gentle arc (working size)."""
+def _preview_frames(points, pmotion, ldepth, frames: int, progress) -> tuple[np.ndarray, np.ndarray]:
+    """The asset along the gentle arc at the working size: (uint8 [P, H, W, 3], frame indices [P]).
+
+    At most ``PREVIEW_MAX_FRAMES`` frames, evenly spaced (the preview plays them at a
+    proportionally lower rate, so it lasts as long as the clip).
+    """
     from ..render.surfel_splat import render_surfels
 
     cam = ldepth.view.camera_work
     mats = arc_matrices(cam.matrix_world, ldepth.centre, frames)
+    picks = np.unique(np.round(np.linspace(0, frames - 1, min(frames, PREVIEW_MAX_FRAMES))).astype(int))
     out = []
-    for t in range(frames):
+    for i, t in enumerate(picks):
         view = cam.scaled(1.0, 1.0)
         view.matrix_world = mats[t]
         rgb, _ = render_surfels(pmotion.means[t], points.colors, points.opacities, points.scales, points.rotations,
                                 view)
         out.append((rgb * 255 + 0.5).astype(np.uint8))
-        progress.update(0.6 * (t + 1) / frames)
-    return np.stack(out)
+        progress.update(0.6 * (i + 1) / len(picks))
+    return np.stack(out), picks
 
 
 def _write(out_dir, image, rgb, layers, ldepth, points, pmotion, motion, settings, progress) -> Path:
@@ -292,9 +299,10 @@ def _write(out_dir, image, rgb, layers, ldepth, points, pmotion, motion, setting
                                   uv=shape.uv.astype(np.float32), texture=shape.texture)
     extra = {"inputs/image_mask.png": _mask_png(layers.labels > 0)}
     if settings.preview:
-        rendered = _preview_frames(points, pmotion, ldepth, frames, progress)
+        rendered, picks = _preview_frames(points, pmotion, ldepth, frames, progress)
         image_u8 = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
-        extra["preview.mp4"] = lambda p: write_preview(p, image_u8, None, rendered, settings.fps,
+        preview_fps = settings.fps * len(picks) / frames
+        extra["preview.mp4"] = lambda p: write_preview(p, image_u8, None, rendered, preview_fps,
                                                        labels=("image", "3D, camera arc"))
     h = ldepth.depth.shape[0]
     manifest = {

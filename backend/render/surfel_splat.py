@@ -5,9 +5,14 @@ Gross, "Surface Splatting", SIGGRAPH 2001, Sec. 5; Pfister et al., "Surfels",
 SIGGRAPH 2000, Sec. 6): every Gaussian's projected footprint (the EWA 2D
 covariance, ``backend.render.splat.projected_covariances``) is evaluated at
 the pixel centres within ``CUTOFF`` standard deviations; a pixel keeps the
-contributions whose depth lies within ``DEPTH_EPS`` (relative) of its
-nearest one -- the front surface -- and shows their weighted mean colour,
-w = opacity * exp(-m^2 / 2). Coverage is 1 - prod(1 - w) over those.
+contributions whose depth interval (centre -/+ ``CUTOFF`` standard deviations
+along the viewing axis) reaches within ``DEPTH_EPS`` (relative) of its nearest
+centre -- the front surface -- and shows their weighted mean colour,
+w = opacity * exp(-m^2 / 2), with coverage min(1, sum w) (a surface sampled
+densely covers the pixels between its samples; ``sum w`` falls off only past its
+edge); what the front
+surface leaves uncovered shows the next surface (up to ``SURFACES``), then
+the background.
 
 Unlike sorted alpha blending (``backend.render.splatting``), nothing behind
 the front surface shows through, which suits one-Gaussian-per-pixel
@@ -20,10 +25,13 @@ import numpy as np
 
 from ..asset import Camera
 from .rasterize import box_pixels
+from ..geometry3d.quaternions import matrix_from_quats
 from .splat import projected_covariances
 
-CUTOFF = 2.5
-DEPTH_EPS = 0.03
+CUTOFF = 2.0
+DEPTH_EPS = 0.01
+#: Surfaces composited per pixel (the front one and those behind its gaps).
+SURFACES = 3
 _CHUNK = 1_500_000
 
 
@@ -62,29 +70,42 @@ def render_surfels(means: np.ndarray, colors: np.ndarray, opacities: np.ndarray,
         pix_l.append((rows * w + cols)[inside])
         g_l.append(g[inside])
         w_l.append(np.exp(-0.5 * m2[inside]))
-    rgb = np.empty((h * w, 3), np.float32)
-    rgb[:] = np.asarray(background, np.float32)
-    coverage = np.zeros(h * w, np.float32)
+    bg = np.asarray(background, np.float64)
     if not pix_l:
-        return rgb.reshape(h, w, 3), coverage.reshape(h, w)
+        return (np.broadcast_to(bg, (h, w, 3)).astype(np.float32), np.zeros((h, w), np.float32))
     pix = np.concatenate(pix_l)
     g = np.concatenate(g_l)
     wt = np.concatenate(w_l) * np.asarray(opacities, np.float64)[idx][g]
+    # each splat's depth interval: centre depth -/+ CUTOFF standard deviations along the viewing axis
+    fwd = -np.asarray(camera.matrix_world, np.float64)[:3, 2]
+    r = matrix_from_quats(np.asarray(rotations, np.float64)[idx])
+    sz = np.sqrt((((r.transpose(0, 2, 1) @ fwd) * np.asarray(scales, np.float64)[idx]) ** 2).sum(1))
+    z_near = depth[g] - CUTOFF * sz[g]
     z = depth[g]
-    zmin = np.full(h * w, np.inf)
-    np.minimum.at(zmin, pix, z)
-    front = z <= zmin[pix] * (1.0 + DEPTH_EPS)
-    pix, g, wt = pix[front], g[front], wt[front]
     col = np.asarray(colors, np.float64)[idx][g]
-    wsum = np.bincount(pix, weights=wt, minlength=h * w)
-    acc = np.stack([np.bincount(pix, weights=wt * col[:, c], minlength=h * w) for c in range(3)], axis=1)
-    log_t = np.bincount(pix, weights=np.log1p(-np.minimum(wt, 0.999)), minlength=h * w)
-    coverage = (1.0 - np.exp(log_t)).astype(np.float32)
-    has = wsum > 1e-8
-    mean = acc[has] / wsum[has, None]
-    cv = coverage[has, None]
-    rgb[has] = (cv * mean + (1 - cv) * rgb[has]).astype(np.float32)
-    return rgb.reshape(h, w, 3), coverage.reshape(h, w)
+    layers = []
+    remaining = np.ones(len(pix), bool)
+    for _ in range(SURFACES):
+        zmin = np.full(h * w, np.inf)
+        np.minimum.at(zmin, pix[remaining], z[remaining])
+        front = remaining & (z_near <= zmin[pix] * (1.0 + DEPTH_EPS))
+        remaining &= ~front
+        p_, w_ = pix[front], wt[front]
+        wsum = np.bincount(p_, weights=w_, minlength=h * w)
+        acc = np.stack([np.bincount(p_, weights=w_ * col[front, c], minlength=h * w) for c in range(3)], axis=1)
+        cover = np.minimum(wsum, 1.0)
+        mean = acc / np.maximum(wsum, 1e-12)[:, None]
+        layers.append((mean, cover))
+        if not remaining.any():
+            break
+    # composite the surfaces front to back over the background
+    out = np.zeros((h * w, 3))
+    trans = np.ones(h * w)
+    for mean, cover in layers:
+        out += (trans * cover)[:, None] * mean
+        trans *= 1.0 - cover
+    out += trans[:, None] * bg
+    return out.reshape(h, w, 3).astype(np.float32), (1.0 - trans).reshape(h, w).astype(np.float32)
 
 
 __all__ = ["render_surfels"]

@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from scipy.spatial import cKDTree
-
 from ...geometry3d.quaternions import matrix_from_quats
 from ...single_settings import OBJECT_PRESETS, MotionSettings
 from ...types import ImageLayers, LayeredDepth, PixelGaussians, PointMotion
@@ -123,6 +121,8 @@ def animate_video(points: PixelGaussians, rgb: np.ndarray, layers: ImageLayers, 
     means = lift_tracks(points, seen, result.tracks, result.depth_ratio, cam)
     mesh_vertices = None
     if ldepth.shape is not None:
+        from scipy.spatial import cKDTree
+
         _, j = cKDTree(points.means).query(ldepth.shape.vertices)
         mesh_vertices = ldepth.shape.vertices[None] + (means[:, j] - points.means[j][None])
     diag = {"visible_fraction": float(np.mean(result.visible))}

@@ -17,8 +17,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
-
 from ...geometry2d.mesh_ops import barycentric
 from ...render.rasterize import rasterize
 from ...types import PixelGaussians, SilhouetteMesh
@@ -86,6 +84,8 @@ def lift_tracks(points: PixelGaussians, query: np.ndarray, tracks: np.ndarray, d
     out[:, query] = lifted
     rest = np.setdiff1d(np.arange(points.count), query)
     if len(rest):
+        from scipy.spatial import cKDTree
+
         kind = points.layer > 0
         for k in (False, True):
             src = query[kind[query] == k]

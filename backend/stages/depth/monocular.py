@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from ...asset import Camera
 from ...types import ImageLayers, InputView, LayeredDepth
-from .popup import PAD_FRACTION, scene_focal
+from .popup import PAD_FRACTION, scene_centre_depth, scene_focal
 
 NEAR_M = 3.0
 FAR_RATIO = 8.0
@@ -95,11 +95,11 @@ def monocular_depth(layers: ImageLayers, image_size: tuple[int, int], disparity:
     radius = max(3, int(0.02 * max(w, h)))
     back_full = np.exp(cv2.inpaint(log_z, hole, radius, cv2.INPAINT_TELEA)).astype(np.float32)
     back_full = np.where(hole > 0, np.maximum(back_full, depth), depth)
-    px, py = int(math.ceil(PAD_FRACTION[0] * w)), int(math.ceil(PAD_FRACTION[1] * h))
+    px, py = 2 * int(math.ceil(PAD_FRACTION[0] * w / 2)), 2 * int(math.ceil(PAD_FRACTION[1] * h / 2))
     background = cv2.copyMakeBorder(back_full, py, py, px, px, cv2.BORDER_REPLICATE)
 
     f = scene_focal(w, h)
-    centre_depth = float(np.median(depth))
+    centre_depth = scene_centre_depth(depth, labels > 0)
     cam = Camera.looking_along_y(w, h, f, (0.0, -centre_depth, 0.0))
     view = InputView(camera_work=cam, camera_image=cam.for_size(int(image_size[0]), int(image_size[1])),
                      plane_depth=centre_depth, bbox=(0.0, 0.0, float(w), float(h)))

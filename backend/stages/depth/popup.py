@@ -9,7 +9,9 @@ contact, sky/backdrop), with the billboards inflated like the object mode:
 * camera: a pinhole with a 50 mm-equivalent focal length (36 mm sensor on the
   longer side), principal point at the image centre, pitched down so the
   ground's vanishing line lies ``VANISH_GAP`` of the image height above the
-  contact line;
+  contact line (a gentle ground: the image's bottom row is about three times
+  nearer than the contact line, instead of a grazing plane whose
+  texture would smear when the camera moves);
 * the **contact line** (the row where the ground meets the backdrop; the
   ``horizon`` setting, a fraction of the height from the top) is estimated
   from the image as the strongest horizontal edge of the background, weighted
@@ -24,7 +26,7 @@ contact, sky/backdrop), with the billboards inflated like the object mode:
   object mode inflates a silhouette.
 
 Depth is metres along the viewing axis. The world is then shifted so the
-scene's centre (the optical axis at the median visible depth) is the origin.
+scene's centre (the optical axis at ``scene_centre_depth``) is the origin.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from ...types import ImageLayers, InputView, LayeredDepth, pixel_centres
 FOCAL_MM = 50.0
 SENSOR_MM = 36.0
 NEAR_M = 3.0
-VANISH_GAP = 0.12
+VANISH_GAP = 0.5
 HORIZON_PRIOR = 0.4
 #: Padding of the background canvas (fraction of width, height) for camera moves.
 PAD_FRACTION = (0.3, 0.2)
@@ -92,6 +94,15 @@ def _plane_depths(rays: np.ndarray, ground_z: float, back_y: float) -> np.ndarra
         tg = np.where(rays[..., 2] < -1e-9, ground_z / rays[..., 2], np.inf)
         tb = np.where(rays[..., 1] > 1e-9, back_y / rays[..., 1], np.inf)
     return np.minimum(tg, tb)
+
+
+def scene_centre_depth(depth: np.ndarray, foreground: np.ndarray) -> float:
+    """Depth of the scene's centre (what rigs orbit): the foreground layers' median depth, or
+    without layers the harmonic mean of the nearest and farthest depth (the middle in parallax)."""
+    if np.asarray(foreground).any():
+        return float(np.median(depth[foreground]))
+    near, far = float(np.min(depth)), float(np.max(depth))
+    return 2.0 / (1.0 / near + 1.0 / far)
 
 
 def inflation_relief(mask: np.ndarray) -> np.ndarray:
@@ -150,7 +161,7 @@ def popup_depth(layers: ImageLayers, image_size: tuple[int, int], inflation: flo
     ray_c = _rays(cam0, np.array([cx, v_c]))
     back_y = (ground_z / ray_c[2]) * ray_c[1]
 
-    px, py = int(math.ceil(PAD_FRACTION[0] * w)), int(math.ceil(PAD_FRACTION[1] * h))
+    px, py = 2 * int(math.ceil(PAD_FRACTION[0] * w / 2)), 2 * int(math.ceil(PAD_FRACTION[1] * h / 2))
     canvas_uv = pixel_centres(w + 2 * px, h + 2 * py, 1.0, (-px, -py))
     background = _plane_depths(_rays(cam0, canvas_uv), ground_z, back_y).astype(np.float32)
     back = background[py:py + h, px:px + w]
@@ -171,7 +182,7 @@ def popup_depth(layers: ImageLayers, image_size: tuple[int, int], inflation: flo
         relief_m = inflation * inflation_relief(part) * z / f
         depth[part] = np.maximum(z - relief_m, 0.5 * z)[part]
 
-    centre_depth = float(np.median(depth))
+    centre_depth = scene_centre_depth(depth, fgmask)
     centre_cam = cam0.unproject(np.array([cx, cy]), np.array(centre_depth))
     m = m.copy()
     m[:3, 3] = -centre_cam
@@ -185,4 +196,4 @@ def popup_depth(layers: ImageLayers, image_size: tuple[int, int], inflation: flo
                         ground=ground)
 
 
-__all__ = ["FOCAL_MM", "NEAR_M", "estimate_horizon", "inflation_relief", "popup_depth", "scene_focal"]
+__all__ = ["FOCAL_MM", "NEAR_M", "estimate_horizon", "inflation_relief", "popup_depth", "scene_centre_depth", "scene_focal"]

@@ -80,7 +80,8 @@ def hidden_grids(rgb: np.ndarray, layers: ImageLayers, ldepth: LayeredDepth, sur
         col = cv2.resize(canvas[crop], (gw, gh), interpolation=cv2.INTER_AREA)
         dep = cv2.resize(ldepth.background[crop], (gw, gh), interpolation=cv2.INTER_AREA)
         guv = pixel_centres(gw, gh, PAD_STEP, (-px, -py))
-        outside = (guv[..., 0] < 0) | (guv[..., 0] > w) | (guv[..., 1] < 0) | (guv[..., 1] > h)
+        # cells overlapping the image's border ring too, so no seam opens between the image and its padding
+        outside = (guv[..., 0] < 1) | (guv[..., 0] > w - 1) | (guv[..., 1] < 1) | (guv[..., 1] > h - 1)
         grids.append(PixelGrid(uv=guv, depth=dep.astype(np.float32), valid=outside & np.isfinite(dep), rgb=col,
                                layer=np.zeros((gh, gw), np.int32), filled=1))
     return grids

@@ -24,7 +24,7 @@ FOOTPRINT_SIGMA = 0.55
 #: Thickness along the normal relative to the smaller tangential scale.
 THICKNESS = 0.15
 #: A tangent longer than this many fronto-parallel footprints is clipped (a discontinuity on both sides).
-MAX_STRETCH = 6.0
+MAX_STRETCH = 50.0
 OPACITY = 0.98
 
 
