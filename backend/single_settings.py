@@ -187,7 +187,8 @@ def validate_single_image(settings) -> MotionSettings:
         settings: ``backend.settings.GenerateSettings``.
 
     Returns:
-        ``MotionSettings``; its source agrees with ``settings.engines['animate']`` when that is set.
+        ``MotionSettings``; its source agrees with ``settings.engines['animate']`` when that is
+        set to a model or drag engine (the default "preset" yields to ``motion.source``).
 
     Raises:
         ValueError: bad ``subject``, ``horizon`` or ``motion`` (see ``parse_motion``), or an
@@ -205,7 +206,8 @@ def validate_single_image(settings) -> MotionSettings:
             raise ValueError("the drag engine needs motion.drags: give drag arrows (--drag u0,v0,u1,v1)")
         data = {"source": engine}
     motion = parse_motion(data, settings.frames)
-    if engine and engine != motion.source:
+    # "preset" is the default engine, which an explicit motion source overrides
+    if engine and engine != "preset" and engine != motion.source:
         raise ValueError(f"engines.animate is {engine!r} but motion.source is {motion.source!r}; use one")
     return motion
 

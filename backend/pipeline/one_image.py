@@ -25,7 +25,7 @@ Each stage picks its engine by name from ``GenerateSettings.engines``
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import platform
 import threading
 import time
@@ -54,8 +54,10 @@ STAGES = (
     ("write", 30),
 )
 
-#: Half-angle of the preview's camera arc, degrees.
-PREVIEW_ARC_DEG = 12.0
+#: The preview's camera path (``backend.asset.camera_paths``) and its strength: a gentle
+#: arc about the subject's centre (16 degrees of azimuth, 3.5 degrees of rise at the end).
+PREVIEW_PATH = "arc"
+PREVIEW_STRENGTH = 0.35
 #: Most frames the preview renders (evenly spaced over the clip).
 PREVIEW_MAX_FRAMES = 25
 #: Mesh edge length of the silhouette mesh, in working pixels, per quality.
@@ -92,28 +94,11 @@ def generate_one_image(
     """
     settings = settings or GenerateSettings()
     motion = validate_single_image(settings)
+    # the asset records the engine that ran: the motion source
+    settings = dataclasses.replace(settings, engines={**settings.engines, "animate": motion.source})
     progress = Progress(STAGES, sink, cancel)
     with forward_logs(progress):
         return _run_stages(Path(image_path), Path(out_dir), settings, motion, progress)
-
-
-def arc_matrices(base: np.ndarray, target: np.ndarray, frames: int, degrees: float = PREVIEW_ARC_DEG) -> np.ndarray:
-    """float64 [T, 4, 4] camera matrix_world turning about the vertical axis through ``target``.
-
-    The yaw is ``degrees`` sin(2 pi t / T): frame 0 is ``base``, the camera
-    swings to one side, back through the input view, to the other side.
-    """
-    out = np.empty((frames, 4, 4))
-    target = np.asarray(target, np.float64)
-    for t in range(frames):
-        a = math.radians(degrees) * math.sin(2 * math.pi * t / max(frames, 1))
-        c, s = math.cos(a), math.sin(a)
-        rz = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-        m = np.array(base, np.float64, copy=True)
-        m[:3, :3] = rz @ m[:3, :3]
-        m[:3, 3] = target + rz @ (m[:3, 3] - target)
-        out[t] = m
-    return out
 
 
 def _run_stages(image_path: Path, out_dir: Path, settings: GenerateSettings, motion: MotionSettings,
@@ -263,10 +248,11 @@ def _preview_frames(points, pmotion, ldepth, frames: int, progress) -> tuple[np.
     At most ``PREVIEW_MAX_FRAMES`` frames, evenly spaced (the preview plays them at a
     proportionally lower rate, so it lasts as long as the clip).
     """
+    from ..asset.camera_paths import camera_path
     from ..render.surfel_splat import render_surfels
 
     cam = ldepth.view.camera_work
-    mats = arc_matrices(cam.matrix_world, ldepth.centre, frames)
+    mats = camera_path(PREVIEW_PATH, cam.matrix_world, ldepth.centre, frames, strength=PREVIEW_STRENGTH)
     picks = np.unique(np.round(np.linspace(0, frames - 1, min(frames, PREVIEW_MAX_FRAMES))).astype(int))
     out = []
     for i, t in enumerate(picks):
@@ -366,4 +352,4 @@ def _jsonable(d: dict) -> dict:
     return out
 
 
-__all__ = ["STAGES", "Cancelled", "arc_matrices", "generate_one_image"]
+__all__ = ["STAGES", "Cancelled", "generate_one_image"]

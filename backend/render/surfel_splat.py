@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..asset import Camera
-from .rasterize import box_pixels
 from ..geometry3d.quaternions import matrix_from_quats
+from .rasterize import box_pixels
 from .splat import projected_covariances
 
 CUTOFF = 2.0

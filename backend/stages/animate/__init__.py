@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+
 from ...geometry3d.quaternions import matrix_from_quats
 from ...single_settings import OBJECT_PRESETS, MotionSettings
 from ...types import ImageLayers, LayeredDepth, PixelGaussians, PointMotion

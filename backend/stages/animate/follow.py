@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from ...geometry2d.mesh_ops import barycentric
 from ...render.rasterize import rasterize
 from ...types import PixelGaussians, SilhouetteMesh
