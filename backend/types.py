@@ -354,6 +354,8 @@ class PixelGrid:
         filled: 0 = seen in the image, 1 = filled in (hidden layer, back, padding).
         face: int32 [h, w] or None: objects: the ``Shape3D`` triangle under each cell (-1 none).
         bary: float64 [h, w, 3] or None: barycentric coordinates in ``face``.
+        alpha: float32 [h, w] or None: the image's matte (an object's soft outline),
+            which becomes the Gaussians' opacity; None = opaque.
     """
 
     uv: np.ndarray
@@ -364,6 +366,7 @@ class PixelGrid:
     filled: int
     face: Optional[np.ndarray] = None
     bary: Optional[np.ndarray] = None
+    alpha: Optional[np.ndarray] = None
 
 
 def pixel_centres(width: int, height: int, step: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:

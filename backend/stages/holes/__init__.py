@@ -64,7 +64,7 @@ def hidden_grids(rgb: np.ndarray, layers: ImageLayers, ldepth: LayeredDepth, sur
         mask = ldepth.occluder
         return [PixelGrid(uv=uv, depth=ldepth.back_depth, valid=mask, rgb=np.asarray(rgb, np.float32), layer=labels,
                           filled=1, face=None if surface is None else surface["back_face"],
-                          bary=None if surface is None else surface["back_bary"])]
+                          bary=None if surface is None else surface["back_bary"], alpha=layers.fg.alpha)]
     filled_rgb = inpaint_background(rgb, ldepth.occluder)
     grids = []
     if ldepth.occluder.any():

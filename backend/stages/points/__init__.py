@@ -26,6 +26,8 @@ THICKNESS = 0.15
 #: A tangent longer than this many fronto-parallel footprints is clipped (a discontinuity on both sides).
 MAX_STRETCH = 50.0
 OPACITY = 0.98
+#: Lowest opacity taken from an object's soft matte (its outline pixels).
+MIN_OPACITY = 0.1
 
 
 def visible_grid(rgb: np.ndarray, layers: ImageLayers, ldepth: LayeredDepth, surface: dict | None = None) -> PixelGrid:
@@ -36,7 +38,8 @@ def visible_grid(rgb: np.ndarray, layers: ImageLayers, ldepth: LayeredDepth, sur
     return PixelGrid(uv=pixel_centres(w, h), depth=ldepth.depth, valid=valid & np.isfinite(ldepth.depth),
                      rgb=np.asarray(rgb, np.float32), layer=labels.astype(np.int32), filled=0,
                      face=None if surface is None else surface["front_face"],
-                     bary=None if surface is None else surface["front_bary"])
+                     bary=None if surface is None else surface["front_bary"],
+                     alpha=layers.fg.alpha if layers.subject == "object" else None)
 
 
 def _tangent(p: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
@@ -67,7 +70,8 @@ def grid_gaussians(grid: PixelGrid, camera, step: float = 1.0) -> dict:
 
     Returns:
         dict of arrays over the valid cells: means float64 [M, 3], scales
-        float32 [M, 3], rotations float32 [M, 4], colors float32 [M, 3], uv
+        float32 [M, 3], rotations float32 [M, 4], colors float32 [M, 3], opacity float32 [M]
+        (``OPACITY``, or the grid's matte clipped to ``MIN_OPACITY``..``OPACITY``), uv
         float64 [M, 2], layer int32 [M], face int32 [M] / bary float64 [M, 3] (or None).
     """
     valid = np.asarray(grid.valid, bool) & np.isfinite(grid.depth)
@@ -114,6 +118,8 @@ def grid_gaussians(grid: PixelGrid, camera, step: float = 1.0) -> dict:
         "rotations": quats_from_matrix(rot).astype(np.float32),
         "colors": np.clip(grid.rgb.reshape(-1, 3)[sel], 0, 1).astype(np.float32),
         "uv": grid.uv.reshape(-1, 2)[sel],
+        "opacity": (np.full(int(sel.sum()), OPACITY, np.float32) if grid.alpha is None
+                    else np.clip(grid.alpha.reshape(-1)[sel], MIN_OPACITY, OPACITY).astype(np.float32)),
         "layer": grid.layer.reshape(-1)[sel].astype(np.int32),
         "face": None if grid.face is None else grid.face.reshape(-1)[sel].astype(np.int32),
         "bary": None if grid.bary is None else grid.bary.reshape(-1, 3)[sel].astype(np.float64),
@@ -142,7 +148,7 @@ def pixel_gaussians(grids: list[PixelGrid], steps: list[float], camera, image_si
     return PixelGaussians(
         means=np.concatenate([p["means"] for p in parts]),
         colors=np.concatenate([p["colors"] for p in parts]),
-        opacities=np.full(len(uv), OPACITY, np.float32),
+        opacities=np.concatenate([p["opacity"] for p in parts]),
         scales=np.concatenate([p["scales"] for p in parts]),
         rotations=np.concatenate([p["rotations"] for p in parts]),
         uv=uv,
