@@ -59,7 +59,7 @@ STAGES = (
 PREVIEW_PATH = "arc"
 PREVIEW_STRENGTH = 0.35
 #: Most frames the preview renders (evenly spaced over the clip).
-PREVIEW_MAX_FRAMES = 25
+PREVIEW_MAX_FRAMES = 17
 #: Mesh edge length of the silhouette mesh, in working pixels, per quality.
 MESH_EDGE_PX = {"draft": 4.0, "standard": 5.0, "high": 6.0}
 
@@ -249,17 +249,17 @@ def _preview_frames(points, pmotion, ldepth, frames: int, progress) -> tuple[np.
     proportionally lower rate, so it lasts as long as the clip).
     """
     from ..asset.camera_paths import camera_path
-    from ..render.surfel_splat import render_surfels
+    from ..render.surfel_splat import SurfelRenderer
 
     cam = ldepth.view.camera_work
     mats = camera_path(PREVIEW_PATH, cam.matrix_world, ldepth.centre, frames, strength=PREVIEW_STRENGTH)
     picks = np.unique(np.round(np.linspace(0, frames - 1, min(frames, PREVIEW_MAX_FRAMES))).astype(int))
+    renderer = SurfelRenderer(points.colors, points.opacities, points.scales, points.rotations)
     out = []
     for i, t in enumerate(picks):
         view = cam.scaled(1.0, 1.0)
         view.matrix_world = mats[t]
-        rgb, _ = render_surfels(pmotion.means[t], points.colors, points.opacities, points.scales, points.rotations,
-                                view)
+        rgb, _ = renderer.render(pmotion.means[t], view)
         out.append((rgb * 255 + 0.5).astype(np.uint8))
         progress.update(0.6 * (i + 1) / len(picks))
     return np.stack(out), picks

@@ -3,7 +3,7 @@
 Surface splatting with an epsilon-z-buffer (Zwicker, Pfister, van Baar and
 Gross, "Surface Splatting", SIGGRAPH 2001, Sec. 5; Pfister et al., "Surfels",
 SIGGRAPH 2000, Sec. 6): every Gaussian's projected footprint (the EWA 2D
-covariance, ``backend.render.splat.projected_covariances``) is evaluated at
+covariance, as ``backend.render.splat.projected_covariances``) is evaluated at
 the pixel centres within ``CUTOFF`` standard deviations; a pixel keeps the
 contributions whose depth interval (centre -/+ ``CUTOFF`` standard deviations
 along the viewing axis) reaches within ``DEPTH_EPS`` (relative) of its nearest
@@ -26,18 +26,115 @@ import numpy as np
 from ..asset import Camera
 from ..geometry3d.quaternions import matrix_from_quats
 from .rasterize import box_pixels
-from .splat import projected_covariances
 
 CUTOFF = 2.0
 DEPTH_EPS = 0.01
 #: Surfaces composited per pixel (the front one and those behind its gaps).
-SURFACES = 3
+SURFACES = 2
 _CHUNK = 1_500_000
+_LOW_PASS = 0.05  # px^2, as backend.render.splat
+
+
+class SurfelRenderer:
+    """Surface splatting of a fixed set of Gaussians (static colours, opacities, scales, rotations) through many views.
+
+    The world covariances Sigma = R diag(s^2) R^T are computed once; each
+    ``render`` projects them with the EWA Jacobian J (Zwicker et al. 2002,
+    Sec. 4): J Sigma J^T plus a 0.05 px^2 low-pass.
+
+    Args:
+        colors: float [N, 3] sRGB 0..1; opacities: float [N] 0..1;
+        scales: float [N, 3] standard deviations (metres); rotations: float [N, 4] (w, x, y, z).
+    """
+
+    def __init__(self, colors: np.ndarray, opacities: np.ndarray, scales: np.ndarray, rotations: np.ndarray):
+        r = matrix_from_quats(np.asarray(rotations, np.float64))
+        rs = r * np.asarray(scales, np.float64)[:, None, :]
+        self.cov3 = rs @ rs.transpose(0, 2, 1)  # [N, 3, 3]
+        self.colors = np.asarray(colors, np.float64)
+        self.opacities = np.asarray(opacities, np.float64)
+
+    def render(self, means: np.ndarray, camera: Camera, background=(1.0, 1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+        """One view (module docstring).
+
+        Args:
+            means: float [N, 3] world metres of this frame.
+            camera: the view (its width x height).
+            background: sRGB colour where nothing covers a pixel.
+
+        Returns:
+            (rgb float32 [H, W, 3] 0..1, coverage float32 [H, W] 0..1).
+        """
+        w, h = int(camera.width), int(camera.height)
+        m = np.asarray(camera.matrix_world, np.float64)
+        rot_c = m[:3, :3]
+        local = (np.asarray(means, np.float64) - m[:3, 3]) @ rot_c
+        depth = -local[:, 2]
+        ok = depth > 1e-6
+        safe = np.where(ok, depth, 1.0)
+        u = camera.cx + camera.fx * local[:, 0] / safe
+        v = camera.cy - camera.fy * local[:, 1] / safe
+        # cull what cannot reach the image (a splat is at most a quarter image wide, see below)
+        ok &= (u > -0.25 * w - 2) & (u < 1.25 * w + 2) & (v > -0.25 * h - 2) & (v < 1.25 * h + 2)
+        idx = np.nonzero(ok)[0]
+        d = depth[idx]
+        uv = np.stack([u[idx], v[idx]], 1)
+        lx, ly = local[idx, 0] / d, local[idx, 1] / d
+        ju = camera.fx / d[:, None] * (rot_c[:, 0][None] + lx[:, None] * rot_c[:, 2][None])
+        jv = -camera.fy / d[:, None] * (rot_c[:, 1][None] + ly[:, None] * rot_c[:, 2][None])
+        c3 = self.cov3[idx]
+        cju, cjv = np.einsum("nij,nj->ni", c3, ju), np.einsum("nij,nj->ni", c3, jv)
+        caa = (ju * cju).sum(1) + _LOW_PASS
+        cab = (ju * cjv).sum(1)
+        cbb = (jv * cjv).sum(1) + _LOW_PASS
+        fwd = -rot_c[:, 2]
+        sz = np.sqrt(np.maximum(np.einsum("i,nij,j->n", fwd, c3, fwd), 0.0))
+        det = caa * cbb - cab ** 2
+        ia, ib, ic = cbb / det, -cab / det, caa / det
+        ext_u = np.minimum(CUTOFF * np.sqrt(caa), 0.25 * w + 2)
+        ext_v = np.minimum(CUTOFF * np.sqrt(cbb), 0.25 * h + 2)
+        pix_l, g_l, w_l = [], [], []
+        for g, rows, cols in box_pixels(uv[:, 0] - ext_u, uv[:, 0] + ext_u, uv[:, 1] - ext_v, uv[:, 1] + ext_v,
+                                        w, h, _CHUNK):
+            du = cols + 0.5 - uv[g, 0]
+            dv = rows + 0.5 - uv[g, 1]
+            m2 = ia[g] * du * du + 2 * ib[g] * du * dv + ic[g] * dv * dv
+            inside = m2 <= CUTOFF * CUTOFF
+            pix_l.append((rows * w + cols)[inside])
+            g_l.append(g[inside])
+            w_l.append(np.exp(-0.5 * m2[inside]))
+        bg = np.asarray(background, np.float64)
+        if not pix_l:
+            return np.broadcast_to(bg, (h, w, 3)).astype(np.float32), np.zeros((h, w), np.float32)
+        pix = np.concatenate(pix_l)
+        g = np.concatenate(g_l)
+        wt = np.concatenate(w_l) * self.opacities[idx][g]
+        z = d[g]
+        z_near = z - CUTOFF * sz[g]  # each splat's depth interval along the viewing axis
+        col = self.colors[idx][g]
+        out = np.zeros((h * w, 3))
+        trans = np.ones(h * w)
+        remaining = np.ones(len(pix), bool)
+        for _ in range(SURFACES):
+            zmin = np.full(h * w, np.inf)
+            np.minimum.at(zmin, pix[remaining], z[remaining])
+            front = remaining & (z_near <= zmin[pix] * (1.0 + DEPTH_EPS))
+            remaining &= ~front
+            p_, w_ = pix[front], wt[front]
+            wsum = np.bincount(p_, weights=w_, minlength=h * w)
+            acc = np.stack([np.bincount(p_, weights=w_ * col[front, c], minlength=h * w) for c in range(3)], axis=1)
+            cover = np.minimum(wsum, 1.0)
+            out += (trans * cover / np.maximum(wsum, 1e-12))[:, None] * acc  # front to back over what is left
+            trans *= 1.0 - cover
+            if not remaining.any():
+                break
+        out += trans[:, None] * bg
+        return out.reshape(h, w, 3).astype(np.float32), (1.0 - trans).reshape(h, w).astype(np.float32)
 
 
 def render_surfels(means: np.ndarray, colors: np.ndarray, opacities: np.ndarray, scales: np.ndarray,
                    rotations: np.ndarray, camera: Camera, background=(1.0, 1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
-    """Render Gaussians through ``camera`` by surface splatting (module docstring).
+    """Render Gaussians through ``camera`` by surface splatting (module docstring; one view of ``SurfelRenderer``).
 
     Args:
         means: float [N, 3] world metres; colors: float [N, 3] sRGB 0..1; opacities: float [N] 0..1;
@@ -48,64 +145,7 @@ def render_surfels(means: np.ndarray, colors: np.ndarray, opacities: np.ndarray,
     Returns:
         (rgb float32 [H, W, 3] 0..1, coverage float32 [H, W] 0..1).
     """
-    w, h = int(camera.width), int(camera.height)
-    uv, depth, cov = projected_covariances(np.asarray(means, np.float64), np.asarray(scales, np.float64),
-                                           np.asarray(rotations, np.float64), camera)
-    keep = (depth > 1e-6) & np.all(np.isfinite(uv), axis=1)
-    idx = np.nonzero(keep)[0]
-    uv, depth, cov = uv[idx], depth[idx], cov[idx]
-    det = cov[:, 0, 0] * cov[:, 1, 1] - cov[:, 0, 1] ** 2
-    ia, ib, ic = cov[:, 1, 1] / det, -cov[:, 0, 1] / det, cov[:, 0, 0] / det
-    ext_u = CUTOFF * np.sqrt(cov[:, 0, 0])
-    ext_v = CUTOFF * np.sqrt(cov[:, 1, 1])
-    # the footprint of a huge splat (a point at the camera) is capped to keep the work bounded
-    ext_u, ext_v = np.minimum(ext_u, 0.25 * w + 2), np.minimum(ext_v, 0.25 * h + 2)
-    pix_l, g_l, w_l = [], [], []
-    for g, rows, cols in box_pixels(uv[:, 0] - ext_u, uv[:, 0] + ext_u, uv[:, 1] - ext_v, uv[:, 1] + ext_v, w, h,
-                                    _CHUNK):
-        du = cols + 0.5 - uv[g, 0]
-        dv = rows + 0.5 - uv[g, 1]
-        m2 = ia[g] * du * du + 2 * ib[g] * du * dv + ic[g] * dv * dv
-        inside = m2 <= CUTOFF * CUTOFF
-        pix_l.append((rows * w + cols)[inside])
-        g_l.append(g[inside])
-        w_l.append(np.exp(-0.5 * m2[inside]))
-    bg = np.asarray(background, np.float64)
-    if not pix_l:
-        return (np.broadcast_to(bg, (h, w, 3)).astype(np.float32), np.zeros((h, w), np.float32))
-    pix = np.concatenate(pix_l)
-    g = np.concatenate(g_l)
-    wt = np.concatenate(w_l) * np.asarray(opacities, np.float64)[idx][g]
-    # each splat's depth interval: centre depth -/+ CUTOFF standard deviations along the viewing axis
-    fwd = -np.asarray(camera.matrix_world, np.float64)[:3, 2]
-    r = matrix_from_quats(np.asarray(rotations, np.float64)[idx])
-    sz = np.sqrt((((r.transpose(0, 2, 1) @ fwd) * np.asarray(scales, np.float64)[idx]) ** 2).sum(1))
-    z_near = depth[g] - CUTOFF * sz[g]
-    z = depth[g]
-    col = np.asarray(colors, np.float64)[idx][g]
-    layers = []
-    remaining = np.ones(len(pix), bool)
-    for _ in range(SURFACES):
-        zmin = np.full(h * w, np.inf)
-        np.minimum.at(zmin, pix[remaining], z[remaining])
-        front = remaining & (z_near <= zmin[pix] * (1.0 + DEPTH_EPS))
-        remaining &= ~front
-        p_, w_ = pix[front], wt[front]
-        wsum = np.bincount(p_, weights=w_, minlength=h * w)
-        acc = np.stack([np.bincount(p_, weights=w_ * col[front, c], minlength=h * w) for c in range(3)], axis=1)
-        cover = np.minimum(wsum, 1.0)
-        mean = acc / np.maximum(wsum, 1e-12)[:, None]
-        layers.append((mean, cover))
-        if not remaining.any():
-            break
-    # composite the surfaces front to back over the background
-    out = np.zeros((h * w, 3))
-    trans = np.ones(h * w)
-    for mean, cover in layers:
-        out += (trans * cover)[:, None] * mean
-        trans *= 1.0 - cover
-    out += trans[:, None] * bg
-    return out.reshape(h, w, 3).astype(np.float32), (1.0 - trans).reshape(h, w).astype(np.float32)
+    return SurfelRenderer(colors, opacities, scales, rotations).render(means, camera, background)
 
 
-__all__ = ["render_surfels"]
+__all__ = ["SurfelRenderer", "render_surfels"]

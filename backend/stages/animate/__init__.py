@@ -21,8 +21,8 @@ from ...geometry3d.quaternions import matrix_from_quats
 from ...single_settings import OBJECT_PRESETS, MotionSettings
 from ...types import ImageLayers, LayeredDepth, PixelGaussians, PointMotion
 from . import textures
-from .drag import check_drags, drag_error, drag_motion2d
 from .follow import follow_mesh_2d, follow_surface, lift_tracks, normalised_motion
+from .handles import check_drags, drag_error
 from .presets import PartFrame, clip_period, phase_signal, preset_motion
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,13 @@ def animate_video(points: PixelGaussians, rgb: np.ndarray, layers: ImageLayers, 
         mesh_vertices = ldepth.shape.vertices[None] + (means[:, j] - points.means[j][None])
     diag = {"visible_fraction": float(np.mean(result.visible))}
     return PointMotion(means=means, mesh_vertices=mesh_vertices, keyframes=[0, frames - 1], diagnostics=diag)
+
+
+def drag_motion2d(mesh, drags_work, pins_work, size, frames):
+    """``drag.drag_motion2d`` (imported on use: it loads the 2D ARAP machinery)."""
+    from .drag import drag_motion2d as run
+
+    return run(mesh, drags_work, pins_work, size, frames)
 
 
 def subject_mask(layers: ImageLayers) -> np.ndarray:
