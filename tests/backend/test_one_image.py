@@ -10,7 +10,6 @@ import json
 import math
 import subprocess
 import sys
-import sys as _sys
 import types
 from pathlib import Path
 
@@ -246,7 +245,7 @@ def test_video_source_lifts_the_engines_tracks_with_depth_ratios(tmp_path, monke
     fake = types.ModuleType("backend.stages.animate.video_engine")
     fake.video_tracks = video_tracks
     fake.VideoTracks = VideoTracks
-    monkeypatch.setitem(_sys.modules, "backend.stages.animate.video_engine", fake)
+    monkeypatch.setitem(sys.modules, "backend.stages.animate.video_engine", fake)
     out = tmp_path / "video"
     generate_one_image(CAT, out, GenerateSettings(frames=4, quality="draft", preview=False,
                                                   motion={"source": "video", "prompt": "the cat waves its tail"}))
@@ -284,3 +283,55 @@ def test_cli_one_image_and_its_flags(tmp_path):
                           "--quality", "draft", "--drag", "5,5,40,40"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert off.returncode == 3 and "background" in off.stderr and not (tmp_path / "y").exists()
+
+
+def test_scene_drag_moves_its_layer_and_leaves_the_background(tmp_path):
+    """A drag on a scene's foreground layer (the bear) moves that layer at constant depth; the ground stays."""
+    out = tmp_path / "bear_drag"
+    drag = [150.0, 200.0, 190.0, 190.0]  # on the bear's body (512 x 368 image)
+    generate_one_image(BEAR, out, GenerateSettings(frames=3, quality="draft", preview=False,
+                                                   motion={"source": "drag", "drags": [drag]}))
+    asset = load_asset(out)
+    g = asset.gaussians
+    cam = Camera.from_dict(asset.manifest["camera"])
+    seen = np.nonzero(g.filled == 0)[0]
+    uv0, z0 = cam.project(g.means[0][seen])
+    i = seen[np.argmin(np.hypot(uv0[:, 0] - drag[0], uv0[:, 1] - drag[1]))]
+    end, z_end = cam.project(g.means[-1][i])
+    assert np.hypot(end[0] - drag[2], end[1] - drag[3]) < 0.02 * max(cam.width, cam.height)
+    _, z_i0 = cam.project(g.means[0][i])
+    assert abs(z_end - z_i0) < 1e-4 * z_i0, "constant depth"
+    moved = np.linalg.norm(g.means[-1] - g.means[0], axis=1) > 1e-6
+    assert moved.any() and moved.mean() < 0.5, "only the dragged layer moves"
+    assert not moved[g.filled == 1].any(), "the hidden background behind it stays"
+
+
+def test_depth_model_engine_on_a_scene_and_an_object(tmp_path, monkeypatch, tmp_path_factory):
+    """Depth Anything V2 (a tiny random-weight model: the plumbing, not the quality) for both subjects."""
+    from tiny_models import build_tiny_depth_anything
+
+    monkeypatch.setenv("TWEEN4D_MODEL_DEPTH", str(build_tiny_depth_anything(tmp_path_factory.mktemp("tiny"))))
+    for image, subject in ((BEAR, "scene"), (CAT, "object")):
+        out = tmp_path / subject
+        generate_one_image(image, out, GenerateSettings(frames=3, quality="draft", preview=False, device="cpu",
+                                                        engines={"depth": "depth"}))
+        m = load_asset(out).manifest
+        assert m["subject"] == subject and m["engines"]["depth"]["engine"] == "depth"
+        assert m["engines"]["depth"]["model"] and m["engines"]["depth"]["revision"]
+        near, far = m["scene"]["depth_range_m"]
+        assert 0 < near < far
+
+
+def test_metric_depth_recovers_relative_depth_from_affine_disparity():
+    from backend.stages.depth.monocular import FAR_RATIO, NEAR_M, metric_depth
+
+    z = np.linspace(NEAR_M, FAR_RATIO * NEAR_M, 400).reshape(20, 20)
+    rng = np.random.default_rng(0)
+    z = rng.permutation(z.ravel()).reshape(20, 20)
+    disparity = 3.0 / z + 0.7  # affine-invariant: unknown scale and shift
+    # the anchors are the 95th / 1st percentiles, so compare ranks and ratios inside them
+    est = metric_depth(disparity, np.zeros_like(z, bool))
+    inner = (z > np.percentile(z, 5)) & (z < np.percentile(z, 95))
+    ratio = est[inner] / z[inner]
+    assert np.ptp(ratio) / ratio.mean() < 0.35
+    assert np.corrcoef(est[inner], z[inner])[0, 1] > 0.99
