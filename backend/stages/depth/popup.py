@@ -45,7 +45,7 @@ NEAR_M = 3.0
 VANISH_GAP = 0.5
 HORIZON_PRIOR = 0.4
 #: Padding of the background canvas (fraction of width, height) for camera moves.
-PAD_FRACTION = (0.3, 0.2)
+PAD_FRACTION = (0.5, 0.25)
 #: Layers floating above the contact line stand this fraction of the backdrop's distance away.
 FLOAT_FRACTION = 0.85
 
