@@ -321,6 +321,7 @@ class PixelGaussians:
 
     @property
     def count(self) -> int:
+        """N, the number of Gaussians."""
         return int(len(self.means))
 
 
