@@ -335,3 +335,46 @@ def test_metric_depth_recovers_relative_depth_from_affine_disparity():
     ratio = est[inner] / z[inner]
     assert np.ptp(ratio) / ratio.mean() < 0.35
     assert np.corrcoef(est[inner], z[inner])[0, 1] > 0.99
+
+
+def test_server_runs_a_single_image_job_and_reports_bad_drags(tmp_path):
+    """The JSON-lines protocol (contract 1): hello lists the mode, a job runs all 8 stages, a bad drag is an error event."""
+    proc = subprocess.Popen([sys.executable, "-m", "backend", "serve"], cwd=ROOT, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def send(obj):
+        proc.stdin.write((json.dumps(obj) + "\n").encode())
+        proc.stdin.flush()
+
+    def until_terminal():
+        events = []
+        while True:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read().decode()[-2000:]
+            events.append(json.loads(line))
+            if events[-1]["type"] in ("result", "error", "cancelled", "hello"):
+                return events
+
+    try:
+        send({"type": "hello", "protocol": 1})
+        hello = until_terminal()[-1]
+        assert "single_image" in hello["modes"] and "drag" in hello["motion"]["sources"]
+        assert hello["engines"]["animate"] == ["preset", "drag", "video"]
+        out = tmp_path / "served"
+        send({"type": "generate", "id": "s1", "mode": "single_image", "inputs": {"image": str(CAT)}, "output": str(out),
+              "settings": {"quality": "draft", "frames": 4, "preview": False,
+                           "motion": {"source": "preset", "preset": "turn", "amplitude": 0.5}}})
+        events = until_terminal()
+        assert events[-1]["type"] == "result", events[-1]
+        stages = {e["stage"] for e in events if e["type"] == "progress"}
+        assert stages == {"load", "foreground", "layers", "depth", "points", "holes", "animate", "write"}
+        assert json.loads((out / "asset.json").read_text())["motion"]["preset"] == "turn"
+        send({"type": "generate", "id": "s2", "mode": "single_image", "inputs": {"image": str(CAT)},
+              "output": str(tmp_path / "bad"), "settings": {"quality": "draft", "frames": 4,
+                                                          "motion": {"source": "drag", "drags": [[5, 5, 9, 9]]}}})
+        err = until_terminal()[-1]
+        assert err["type"] == "error" and err["id"] == "s2" and err["code"] == "input.drag" and err["hint"]
+        assert not (tmp_path / "bad").exists()
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
