@@ -111,7 +111,9 @@ def test_one_visible_gaussian_per_working_pixel_plus_filled(cat_asset, bear_asse
     # the object: one seen Gaussian per silhouette pixel (the foreground's cleaned mask may differ by specks)
     assert abs(int(seen.sum()) - int(mask.sum())) <= 0.01 * mask.sum()
     assert len(np.unique(g.source_pixel[seen], axis=0)) == seen.sum(), "one seen Gaussian per pixel"
-    assert int((~seen).sum()) == int(seen.sum()), "the object's back: one filled-in Gaussian behind each pixel"
+    # the object's back: one filled-in Gaussian behind each opaque pixel (the soft outline has no thickness)
+    back = np.unique(g.source_pixel[~seen], axis=0)
+    assert len(back) == int((~seen).sum()) and 0.8 * seen.sum() < len(back) < seen.sum()
     # the scene: every working pixel, plus the hidden layer and the padding
     bear = bear_asset[1]
     w, h = prepare_single(load_image(BEAR), WORKING_SIDE["draft"]).shape[1::-1]

@@ -9,7 +9,8 @@ Telea 2004) instead of learned inpainting networks.
 ``hidden_grids(rgb, layers, ldepth, surface)`` returns the ``PixelGrid``s of
 the filled-in surfaces (all marked ``filled = 1``):
 
-* objects: the back of the closed surface under every object pixel, coloured
+* objects: the back of the closed surface under every opaque object pixel
+  (matte >= ``BACK_MIN_ALPHA``; the soft outline has no thickness), coloured
   from the pixel (the unseen side mirrors the seen one, as in two-image mode);
 * scenes: the background behind the occluders (the foreground layers and the
   near side of every depth discontinuity) at the background's depth, colour
@@ -29,6 +30,8 @@ from ...types import ImageLayers, LayeredDepth, PixelGrid, pixel_centres
 INPAINT_RADIUS = 0.02
 #: Cell size (working pixels) of the padding grid.
 PAD_STEP = 2
+#: An object pixel gets a Gaussian on the back only where its matte is at least this opaque.
+BACK_MIN_ALPHA = 0.9
 #: Blur (pixels) of the mirrored colours in the padding.
 PAD_BLUR = 2.0
 
@@ -61,7 +64,9 @@ def hidden_grids(rgb: np.ndarray, layers: ImageLayers, ldepth: LayeredDepth, sur
     uv = pixel_centres(w, h)
     labels = ldepth.labels if ldepth.labels is not None else layers.labels
     if layers.subject == "object":
-        mask = ldepth.occluder
+        # the outline's soft pixels need no back: the surface has no thickness there, and a second
+        # Gaussian behind a half-transparent edge would make the edge more opaque than the image's matte
+        mask = ldepth.occluder & (layers.fg.alpha >= BACK_MIN_ALPHA)
         return [PixelGrid(uv=uv, depth=ldepth.back_depth, valid=mask, rgb=np.asarray(rgb, np.float32), layer=labels,
                           filled=1, face=None if surface is None else surface["back_face"],
                           bary=None if surface is None else surface["back_bary"], alpha=layers.fg.alpha)]

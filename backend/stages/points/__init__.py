@@ -20,7 +20,7 @@ from ...geometry3d.quaternions import quats_from_matrix
 from ...types import ImageLayers, LayeredDepth, PixelGaussians, PixelGrid, pixel_centres
 
 #: Gaussian standard deviation in units of the pixel step.
-FOOTPRINT_SIGMA = 0.55
+FOOTPRINT_SIGMA = 0.5
 #: Thickness along the normal relative to the smaller tangential scale.
 THICKNESS = 0.15
 #: A tangent longer than this many fronto-parallel footprints is clipped (a discontinuity on both sides).
