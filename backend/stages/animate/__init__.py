@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 ENGINES = ("preset", "drag", "video")
 #: A point is on ground-like surface when its normal's |z| exceeds this.
 GROUND_NORMAL_Z = 0.8
+#: Ripples fade in over this fraction of the image height below the contact line.
+CALM_BAND = 0.06
 
 
 def _ground_like(points: PixelGaussians) -> np.ndarray:
@@ -66,7 +68,10 @@ def animate_preset(points: PixelGaussians, layers: ImageLayers, ldepth: LayeredD
         else:
             means = _texture(name, points.means, frames, period, motion, near, cam, seed)
             if ldepth.shape is not None:
-                mesh_vertices = _texture(name, ldepth.shape.vertices, frames, period, motion, near, cam, seed)
+                from scipy.spatial import cKDTree
+
+                _, j = cKDTree(points.means).query(ldepth.shape.vertices)
+                mesh_vertices = ldepth.shape.vertices[None] + (means[:, j] - points.means[j][None])
     else:
         parts = [k for k in np.unique(points.layer) if k > 0]
         if name in OBJECT_PRESETS and parts:
@@ -87,14 +92,20 @@ def animate_preset(points: PixelGaussians, layers: ImageLayers, ldepth: LayeredD
                     idx = np.nonzero(bg & (points.uv[:, 1] > cam.height / 2))[0]
             else:
                 idx = np.nonzero(bg & ~ground)[0]
-            means[:, idx] = _texture(texture, points.means[idx], frames, period, motion, near, cam, seed)
+            weight = None
+            if texture == "ripple" and ldepth.horizon_v is not None:
+                # calm toward the line where the water meets the backdrop, so no gap opens along it
+                weight = np.clip((points.uv[idx, 1] - ldepth.horizon_v) / (CALM_BAND * cam.height), 0.0, 1.0)
+            means[:, idx] = _texture(texture, points.means[idx], frames, period, motion, near, cam, seed, weight)
     return PointMotion(means=means, mesh_vertices=mesh_vertices, keyframes=[0, frames - 1],
                        diagnostics={"period_frames": float(period)})
 
 
-def _texture(name, rest, frames, period, motion, near, cam, seed):
+def _texture(name, rest, frames, period, motion, near, cam, seed, weight=None):
     if name == "ripple":
-        return textures.ripple(rest, frames, period, motion.amplitude, motion.direction_deg, near, seed)
+        uv, z = cam.project(rest)
+        return textures.ripple(rest, uv, z, cam.fx, frames, period, motion.amplitude, motion.direction_deg, seed,
+                               weight)
     m = np.asarray(cam.matrix_world, np.float64)
     return textures.drift(rest, frames, period, motion.amplitude, motion.direction_deg, near, m[:3, 0], m[:3, 1],
                           seed)
