@@ -380,3 +380,18 @@ def test_server_runs_a_single_image_job_and_reports_bad_drags(tmp_path):
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("preset", ["ripple", "drift"])
+def test_motion_textures_move_the_background_without_opening_gaps(preset, tmp_path):
+    out = tmp_path / preset
+    generate_one_image(BEAR, out, GenerateSettings(frames=4, quality="draft", preview=False,
+                                                   motion={"source": "preset", "preset": preset}))
+    asset = load_asset(out)
+    g = asset.gaussians
+    moved = np.linalg.norm(g.means - g.means[:1], axis=2).max(0) > 1e-6
+    assert moved.mean() > 0.05, "the background moves"
+    for t in range(g.frame_count):
+        _, coverage = _view(asset, frame=t)
+        assert np.mean(coverage < 0.5) < 0.005, f"frame {t}"
+    assert asset.manifest["motion"]["preset"] == preset
