@@ -395,3 +395,16 @@ def test_motion_textures_move_the_background_without_opening_gaps(preset, tmp_pa
         _, coverage = _view(asset, frame=t)
         assert np.mean(coverage < 0.5) < 0.005, f"frame {t}"
     assert asset.manifest["motion"]["preset"] == preset
+
+
+def test_cancel_stops_the_job_and_writes_nothing(tmp_path):
+    import threading
+
+    from backend.errors import Cancelled
+
+    cancel = threading.Event()
+    cancel.set()
+    out = tmp_path / "cancelled"
+    with pytest.raises(Cancelled):
+        generate_one_image(CAT, out, GenerateSettings(frames=4, quality="draft"), cancel=cancel)
+    assert not out.exists()
