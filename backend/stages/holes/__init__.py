@@ -36,15 +36,61 @@ BACK_MIN_ALPHA = 0.9
 PAD_BLUR = 2.0
 
 
+def mirror_fill(rgb: np.ndarray, hole: np.ndarray, smooth: np.ndarray) -> np.ndarray:
+    """Texture for holes: each row's hole span takes the background mirrored in from both sides, cross-faded.
+
+    A vertical occluder usually hides more of the texture beside it (a wall, the ground's grain), so the
+    pixels on the left of a span, mirrored, continue it from the left, those on the right from the right,
+    blended linearly across the span. Where a mirrored source is itself in a hole or outside the image, the
+    smooth inpainting ``smooth`` is used; the texture's low frequencies follow ``smooth`` everywhere
+    (its local mean replaces the mirrored one), so a mirrored patch never brings a wrong brightness.
+
+    Args:
+        rgb: float32 [H, W, 3]; hole: bool [H, W]; smooth: float32 [H, W, 3] (e.g. Telea's inpainting).
+
+    Returns:
+        float32 [H, W, 3] with the holes filled.
+    """
+    h, w = hole.shape
+    out = smooth.copy()
+    tex = np.zeros_like(smooth)
+    wsum = np.zeros((h, w), np.float32)
+    for r in range(h):
+        row = hole[r]
+        if not row.any():
+            continue
+        edges = np.diff(np.concatenate([[0], row.astype(np.int8), [0]]))
+        for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
+            n = b - a
+            k = np.arange(n)
+            t = (k + 0.5) / n  # 0 at the left end, 1 at the right end
+            for src, wt in ((a - 1 - k, 1.0 - t), (b + (n - 1 - k), t)):
+                ok = (src >= 0) & (src < w)
+                ok[ok] &= ~hole[r, src[ok]]
+                cols = a + k[ok]
+                tex[r, cols] += wt[ok, None] * rgb[r, src[ok]]
+                wsum[r, cols] += wt[ok]
+    have = hole & (wsum > 1e-3)
+    tex[have] /= wsum[have, None]
+    # keep the mirrored detail, take the brightness from the smooth fill
+    detail = tex - cv2.GaussianBlur(np.where(have[..., None], tex, smooth), (0, 0), 3.0)
+    out[have] = np.clip(smooth[have] + detail[have], 0.0, 1.0)
+    return out
+
+
 def inpaint_background(rgb: np.ndarray, occluder: np.ndarray) -> np.ndarray:
-    """float32 [H, W, 3] the image with the occluders (grown by 2 px) inpainted from the background (Telea)."""
+    """float32 [H, W, 3] the image with the occluders (grown by 2 px) filled from the background.
+
+    Telea's inpainting (``cv2.inpaint``) gives the smooth colour; ``mirror_fill`` adds the texture.
+    """
     h, w = occluder.shape
     hole = cv2.dilate(np.asarray(occluder, np.uint8), np.ones((5, 5), np.uint8))
     if not hole.any():
         return np.asarray(rgb, np.float32).copy()
     img8 = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
     radius = max(3, int(INPAINT_RADIUS * max(w, h)))
-    return cv2.inpaint(img8, hole, radius, cv2.INPAINT_TELEA).astype(np.float32) / 255.0
+    smooth = cv2.inpaint(img8, hole, radius, cv2.INPAINT_TELEA).astype(np.float32) / 255.0
+    return mirror_fill(np.asarray(rgb, np.float32), hole.astype(bool), smooth)
 
 
 def hidden_grids(rgb: np.ndarray, layers: ImageLayers, ldepth: LayeredDepth, surface: dict | None = None
