@@ -357,6 +357,7 @@ class PixelGrid:
         bary: float64 [h, w, 3] or None: barycentric coordinates in ``face``.
         alpha: float32 [h, w] or None: the image's matte (an object's soft outline),
             which becomes the Gaussians' opacity; None = opaque.
+        step: the cell size in working pixels (1 for the image's own pixels).
     """
 
     uv: np.ndarray
@@ -368,6 +369,7 @@ class PixelGrid:
     face: Optional[np.ndarray] = None
     bary: Optional[np.ndarray] = None
     alpha: Optional[np.ndarray] = None
+    step: float = 1.0
 
 
 def pixel_centres(width: int, height: int, step: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:

@@ -151,12 +151,11 @@ def _run_stages(image_path: Path, out_dir: Path, settings: GenerateSettings, mot
         grids = [visible_grid(rgb, layers, ldepth, surface)]
 
     with progress.stage("holes"):
-        from ..stages.holes import PAD_STEP, hidden_grids
+        from ..stages.holes import hidden_grids
         from ..stages.points import pixel_gaussians
 
         hidden = hidden_grids(rgb, layers, ldepth, surface)
-        steps = [1.0] + [PAD_STEP if g.uv.shape[:2] != grids[0].uv.shape[:2] else 1.0 for g in hidden]
-        points = pixel_gaussians(grids + hidden, steps, ldepth.view.camera_work, image_size)
+        points = pixel_gaussians(grids + hidden, ldepth.view.camera_work, image_size)
         progress.log(f"{points.count:,} Gaussians ({int(points.filled.sum()):,} filled in)")
 
     with progress.stage("animate"):

@@ -95,7 +95,7 @@ def monocular_depth(layers: ImageLayers, image_size: tuple[int, int], disparity:
     radius = max(3, int(0.02 * max(w, h)))
     back_full = np.exp(cv2.inpaint(log_z, hole, radius, cv2.INPAINT_TELEA)).astype(np.float32)
     back_full = np.where(hole > 0, np.maximum(back_full, depth), depth)
-    px, py = 2 * int(math.ceil(PAD_FRACTION[0] * w / 2)), 2 * int(math.ceil(PAD_FRACTION[1] * h / 2))
+    px, py = 4 * int(math.ceil(PAD_FRACTION[0] * w / 4)), 4 * int(math.ceil(PAD_FRACTION[1] * h / 4))
     background = cv2.copyMakeBorder(back_full, py, py, px, px, cv2.BORDER_REPLICATE)
 
     f = scene_focal(w, h)

@@ -45,7 +45,7 @@ NEAR_M = 3.0
 VANISH_GAP = 0.5
 HORIZON_PRIOR = 0.4
 #: Padding of the background canvas (fraction of width, height) for camera moves.
-PAD_FRACTION = (0.5, 0.25)
+PAD_FRACTION = (0.9, 0.45)
 #: Layers floating above the contact line stand this fraction of the backdrop's distance away.
 FLOAT_FRACTION = 0.85
 
@@ -161,7 +161,7 @@ def popup_depth(layers: ImageLayers, image_size: tuple[int, int], inflation: flo
     ray_c = _rays(cam0, np.array([cx, v_c]))
     back_y = (ground_z / ray_c[2]) * ray_c[1]
 
-    px, py = 2 * int(math.ceil(PAD_FRACTION[0] * w / 2)), 2 * int(math.ceil(PAD_FRACTION[1] * h / 2))
+    px, py = 4 * int(math.ceil(PAD_FRACTION[0] * w / 4)), 4 * int(math.ceil(PAD_FRACTION[1] * h / 4))
     canvas_uv = pixel_centres(w + 2 * px, h + 2 * py, 1.0, (-px, -py))
     background = _plane_depths(_rays(cam0, canvas_uv), ground_z, back_y).astype(np.float32)
     back = background[py:py + h, px:px + w]

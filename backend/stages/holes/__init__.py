@@ -14,9 +14,10 @@ the filled-in surfaces (all marked ``filled = 1``):
   from the pixel (the unseen side mirrors the seen one, as in two-image mode);
 * scenes: the background behind the occluders (the foreground layers and the
   near side of every depth discontinuity) at the background's depth, colour
-  inpainted; and the padding around the image (half resolution) from the
-  background canvas, colour mirrored at the image border and blurred, so a
-  camera turning 15-30 degrees does not look past the scene's edge.
+  inpainted; and the padding around the image from the background canvas
+  (half resolution near the image, quarter resolution farther out), colour
+  mirrored at the image border and blurred, so a camera turning 15-45 degrees
+  does not look past the scene's edge.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from ...types import ImageLayers, LayeredDepth, PixelGrid, pixel_centres
 
 #: Inpainting radius as a fraction of the longer working side.
 INPAINT_RADIUS = 0.02
-#: Cell size (working pixels) of the padding grid.
-PAD_STEP = 2
+#: Cell sizes (working pixels) of the padding's near ring (out to ``INNER_PAD`` of the image's width and
+#: height on each side) and of its far ring (out to the depth stage's padding).
+PAD_STEPS = (2, 4)
+INNER_PAD = (0.5, 0.25)
 #: An object pixel gets a Gaussian on the back only where its matte is at least this opaque.
 BACK_MIN_ALPHA = 0.9
 #: Blur (pixels) of the mirrored colours in the padding.
@@ -125,17 +128,25 @@ def hidden_grids(rgb: np.ndarray, layers: ImageLayers, ldepth: LayeredDepth, sur
         px, py = ldepth.pad
         canvas = cv2.copyMakeBorder(filled_rgb, py, py, px, px, cv2.BORDER_REFLECT_101)
         canvas = cv2.GaussianBlur(canvas, (0, 0), PAD_BLUR)
-        hp, wp = canvas.shape[:2]
-        gw, gh = wp // PAD_STEP, hp // PAD_STEP
-        crop = (slice(0, gh * PAD_STEP), slice(0, gw * PAD_STEP))
-        col = cv2.resize(canvas[crop], (gw, gh), interpolation=cv2.INTER_AREA)
-        dep = cv2.resize(ldepth.background[crop], (gw, gh), interpolation=cv2.INTER_AREA)
-        guv = pixel_centres(gw, gh, PAD_STEP, (-px, -py))
-        # cells overlapping the image's border ring too, so no seam opens between the image and its padding
-        outside = (guv[..., 0] < 1) | (guv[..., 0] > w - 1) | (guv[..., 1] < 1) | (guv[..., 1] > h - 1)
-        grids.append(PixelGrid(uv=guv, depth=dep.astype(np.float32), valid=outside & np.isfinite(dep), rgb=col,
-                               layer=np.zeros((gh, gw), np.int32), filled=1))
+        inner_u, inner_v = INNER_PAD[0] * w, INNER_PAD[1] * h
+        for step in PAD_STEPS:
+            hp, wp = canvas.shape[:2]
+            gw, gh = wp // step, hp // step
+            crop = (slice(0, gh * step), slice(0, gw * step))
+            col = cv2.resize(canvas[crop], (gw, gh), interpolation=cv2.INTER_AREA)
+            dep = cv2.resize(ldepth.background[crop], (gw, gh), interpolation=cv2.INTER_AREA)
+            guv = pixel_centres(gw, gh, step, (-px, -py))
+            u, v = guv[..., 0], guv[..., 1]
+            if step == PAD_STEPS[0]:
+                # the near ring; cells overlapping the image's border too, so no seam opens at the image's edge
+                valid = (u < 1) | (u > w - 1) | (v < 1) | (v > h - 1)
+                valid &= (u > -inner_u) & (u < w + inner_u) & (v > -inner_v) & (v < h + inner_v)
+            else:  # the far ring, overlapping the near one by a cell
+                valid = ((u < -inner_u + step) | (u > w + inner_u - step) | (v < -inner_v + step)
+                         | (v > h + inner_v - step))
+            grids.append(PixelGrid(uv=guv, depth=dep.astype(np.float32), valid=valid & np.isfinite(dep), rgb=col,
+                                   layer=np.zeros((gh, gw), np.int32), filled=1, step=float(step)))
     return grids
 
 
-__all__ = ["PAD_STEP", "hidden_grids", "inpaint_background"]
+__all__ = ["INNER_PAD", "PAD_STEPS", "hidden_grids", "inpaint_background", "mirror_fill"]

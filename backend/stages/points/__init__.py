@@ -126,19 +126,18 @@ def grid_gaussians(grid: PixelGrid, camera, step: float = 1.0) -> dict:
     }
 
 
-def pixel_gaussians(grids: list[PixelGrid], steps: list[float], camera, image_size: tuple[int, int]) -> PixelGaussians:
+def pixel_gaussians(grids: list[PixelGrid], camera, image_size: tuple[int, int]) -> PixelGaussians:
     """All grids' Gaussians, in the grids' order (the visible grid first), as ``PixelGaussians``.
 
     Args:
         grids: ``PixelGrid``s (``visible_grid`` first, then ``hidden_grids``).
-        steps: each grid's cell size in working pixels.
         camera: the working-resolution input camera.
         image_size: (width, height) of the input image (for ``source_pixel``).
 
     Returns:
         ``PixelGaussians``; ``face``/``bary`` set when every grid has them.
     """
-    parts = [grid_gaussians(g, camera, s) for g, s in zip(grids, steps)]
+    parts = [grid_gaussians(g, camera, g.step) for g in grids]
     filled = np.concatenate([np.full(len(p["means"]), g.filled, np.int8) for p, g in zip(parts, grids)])
     uv = np.concatenate([p["uv"] for p in parts])
     sx, sy = image_size[0] / camera.width, image_size[1] / camera.height
