@@ -162,7 +162,7 @@ def _run_stages(image_path: Path, out_dir: Path, settings: GenerateSettings, mot
         pmotion = _animate_stage(points, rgb, layers, ldepth, motion, settings, image_size, progress)
 
     with progress.stage("write"):
-        path = _write(out_dir, image, rgb, layers, ldepth, points, pmotion, motion, settings, progress)
+        path = _write(out_dir, image, rgba, layers, ldepth, points, pmotion, motion, settings, progress)
 
     summary = {
         "mode": "single_image",
@@ -264,7 +264,7 @@ def _preview_frames(points, pmotion, ldepth, frames: int, progress) -> tuple[np.
     return np.stack(out), picks
 
 
-def _write(out_dir, image, rgb, layers, ldepth, points, pmotion, motion, settings, progress) -> Path:
+def _write(out_dir, image, rgba, layers, ldepth, points, pmotion, motion, settings, progress) -> Path:
     from ..render.preview import write_preview
 
     frames = settings.frames
@@ -285,7 +285,7 @@ def _write(out_dir, image, rgb, layers, ldepth, points, pmotion, motion, setting
     extra = {"inputs/image_mask.png": _mask_png(layers.labels > 0)}
     if settings.preview:
         rendered, picks = _preview_frames(points, pmotion, ldepth, frames, progress)
-        image_u8 = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+        image_u8 = (np.clip(rgba, 0, 1) * 255 + 0.5).astype(np.uint8)  # RGBA: composited over white
         preview_fps = settings.fps * len(picks) / frames
         extra["preview.mp4"] = lambda p: write_preview(p, image_u8, None, rendered, preview_fps,
                                                        labels=("image", "3D, camera arc"))
