@@ -2,7 +2,8 @@
 
 A job is the ``generate`` request of ``backend.protocol`` without its ``type``:
 ``{"mode": "two_image", "inputs": {"start": PATH, "end": PATH}, "output": DIR,
-"settings": {...}}``.
+"settings": {...}}`` or ``{"mode": "single_image", "inputs": {"image": PATH}, ...}``
+(single-image settings: ``backend.single_settings``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from .errors import Tween4DError
 from .progress import EventSink
 from .settings import GenerateSettings, SettingError
 
-MODES = ("two_image",)
+MODES = ("two_image", "single_image")
 
 # Mode -> the keys its ``inputs`` object needs (each a non-empty path string).
-MODE_INPUTS = {"two_image": ("start", "end")}
+MODE_INPUTS = {"two_image": ("start", "end"), "single_image": ("image",)}
 
 _HINT = "Fix the value in the panel (or the request) and try again."
 
@@ -41,7 +42,7 @@ def _mode(job: dict) -> str:
     if mode not in MODES:
         raise JobError(
             f"mode {str(mode)[:60]!r} is not available in this backend (available: {', '.join(MODES)})",
-            "Use two-image mode; single-image mode is coming.", field="mode",
+            "Use two_image or single_image.", field="mode",
         )
     return mode
 
@@ -69,10 +70,18 @@ def _output(job: dict) -> str:
 def _settings(job: dict) -> GenerateSettings:
     data = job.get("settings")
     try:
-        return GenerateSettings.from_dict({} if data is None else data)
+        settings = GenerateSettings.from_dict({} if data is None else data)
     except SettingError as exc:
         raise JobError(f"invalid settings: {exc}", field=f"settings.{exc.field}" if exc.field != "settings"
                        else "settings") from exc
+    if _mode(job) == "single_image":
+        from .single_settings import validate_single_image
+
+        try:
+            validate_single_image(settings)
+        except ValueError as exc:
+            raise JobError(f"invalid settings: {exc}", field="settings.motion") from exc
+    return settings
 
 
 JOB_VALIDATORS = {"mode": _mode, "inputs": _inputs, "output": _output, "settings": _settings}
@@ -107,7 +116,11 @@ def run_job(job: dict, sink: Optional[EventSink] = None, cancel: Optional[thread
         JobError: malformed request. Everything the pipeline raises.
     """
     checked = validate_job(job)
-    inputs, settings = checked["inputs"], checked["settings"]
+    inputs, settings, output = checked["inputs"], checked["settings"], checked["output"]
+    if checked["mode"] == "single_image":
+        from .pipeline import generate_one_image
+
+        return generate_one_image(inputs["image"], output, settings, sink=sink, cancel=cancel)
     from .pipeline import generate_two_image
 
-    return generate_two_image(inputs["start"], inputs["end"], checked["output"], settings, sink=sink, cancel=cancel)
+    return generate_two_image(inputs["start"], inputs["end"], output, settings, sink=sink, cancel=cancel)

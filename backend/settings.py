@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 QUALITIES = ("draft", "standard", "high")
 
@@ -40,6 +40,9 @@ ENGINE_NAMES = {
     "keyframes": ("motion", "features"),
     "geometry": ("inflate", "depth"),
     "motion": ("lift", "deformation"),
+    # single-image stages (backend.pipeline.one_image)
+    "depth": ("popup", "depth"),
+    "animate": ("preset", "drag", "video"),
 }
 
 # Stage -> default engine name.
@@ -49,6 +52,8 @@ DEFAULT_ENGINES = {
     "keyframes": "motion",
     "geometry": "inflate",
     "motion": "lift",
+    "depth": "popup",
+    "animate": "preset",
 }
 
 
@@ -130,6 +135,22 @@ def engines_map(name: str, value: Any) -> dict:
     return dict(value)
 
 
+def object_map(name: str, value: Any) -> dict:
+    """A JSON object (dict)."""
+    if not isinstance(value, dict):
+        raise SettingError(name, f"{name} must be an object, got {_shown(value)}")
+    return dict(value)
+
+
+def optional(check: Validator) -> Validator:
+    """``check``, or None (JSON null) as it is."""
+
+    def check_optional(name: str, value: Any) -> Any:
+        return None if value is None else check(name, value)
+
+    return check_optional
+
+
 SEED_MAX = 2**32 - 1
 """Largest seed: numpy's legacy seeding and most samplers take 32-bit unsigned seeds."""
 
@@ -146,6 +167,11 @@ SETTING_VALIDATORS: dict[str, Validator] = {
     "preview": boolean,
     "device": one_of(("auto", "cpu", "cuda")),
     "inflation": number_in(*INFLATION_RANGE),
+    # single-image fields: their types here; what they mean together is checked by
+    # backend.single_settings.validate_single_image for single-image jobs
+    "subject": one_of(("auto", "object", "scene")),
+    "motion": optional(object_map),
+    "horizon": optional(number_in(0.0, 1.0)),
 }
 """One validator per ``GenerateSettings`` field: add a field here together with the dataclass field."""
 
@@ -164,6 +190,11 @@ class GenerateSettings:
         preview: write preview.mp4 (or .gif when no ffmpeg is available).
         device: "auto" | "cpu" | "cuda" for model engines.
         inflation: depth of the inflated 2.5D shape relative to a round cross-section.
+        subject: single-image mode: "auto" | "object" | "scene" (``backend.single_settings``).
+        motion: single-image mode: the motion source and its settings, a dict
+            (``backend.single_settings.parse_motion``); None = the default preset.
+        horizon: single-image scenes: horizon row as a fraction of the image
+            height from the top (0..1), None = estimated from the image.
     """
 
     frames: int = 49
@@ -175,6 +206,9 @@ class GenerateSettings:
     preview: bool = True
     device: str = "auto"
     inflation: float = 0.7
+    subject: str = "auto"
+    motion: Optional[dict] = None
+    horizon: Optional[float] = None
 
     def __post_init__(self):
         """Validate and normalise every field with ``SETTING_VALIDATORS``.

@@ -101,7 +101,7 @@ def load_asset(asset_dir: str | os.PathLike, mmap: bool = True) -> M.Asset:
     t, n = manifest["frame_count"], manifest["gaussian_count"]
     attrs = _load_npz(asset_dir / M.GAUSSIANS_NPZ, {
         "colors": 3 * n, "opacities": n, "scales": 3 * t * n, "rotations": 4 * t * n,
-        "sh_rest": 45 * n, "source_pixel": 2 * n,  # sh_rest: up to degree 3, 15 bands x RGB
+        "sh_rest": 45 * n, "source_pixel": 2 * n, "filled": n,  # sh_rest: up to degree 3, 15 bands x RGB
     })
     missing = [k for k in ("colors", "opacities", "scales", "rotations") if k not in attrs]
     if missing:
@@ -114,6 +114,7 @@ def load_asset(asset_dir: str | os.PathLike, mmap: bool = True) -> M.Asset:
         rotations=attrs["rotations"],
         sh_rest=attrs.get("sh_rest"),
         source_pixel=attrs.get("source_pixel"),
+        filled=attrs.get("filled"),
     )
     mesh = None
     if (asset_dir / M.MESH_NPZ).exists() or (asset_dir / M.MESH_PC2).exists():

@@ -251,6 +251,8 @@ def _write_contents(tmp, manifest, g, mesh, inputs, extra_files, frame_plys, che
         attrs["sh_rest"] = np.asarray(g.sh_rest, np.float32)
     if g.source_pixel is not None:
         attrs["source_pixel"] = np.asarray(g.source_pixel, np.int32)
+    if g.filled is not None:
+        attrs["filled"] = np.asarray(g.filled, np.int8)
     _save_npz(tmp / M.GAUSSIANS_NPZ, attrs, check)
     files = [M.GAUSSIANS_PC2, M.GAUSSIANS_NPZ]
 

@@ -69,3 +69,22 @@ def pixels_only_writer(path: Path) -> Optional[tuple[str, Callable[[Path], None]
             f"(metadata or trailing bytes), which were not kept")
     log.info("%s: %s", path.name, note)
     return ".png", write, note
+
+
+def kept_input(role: str, path: Path):
+    """The input as an asset keeps it: the file itself, or its pixels alone when it is mostly metadata.
+
+    Args:
+        role: the input's role in the manifest ("start", "end", "image").
+        path: the input file as given.
+
+    Returns:
+        ``backend.asset.InputFile`` for ``backend.asset.write_asset``'s ``inputs``.
+    """
+    from ..asset import InputFile
+
+    stand_in = pixels_only_writer(Path(path))
+    if stand_in is None:
+        return InputFile(role, Path(path))
+    suffix, write, note = stand_in
+    return InputFile(role, Path(path), write=write, suffix=suffix, note=note)

@@ -29,7 +29,8 @@ from typing import Optional
 import numpy as np
 
 from .. import PACKAGE_NAME, __version__
-from ..asset import AnimatedMesh, Asset, AssetWriteError, InputFile, check_target, write_asset
+from ..asset import AnimatedMesh, Asset, AssetWriteError, check_target, write_asset
+from ..inputs.keep import kept_input
 from ..asset.png import encode_png
 from ..errors import Cancelled, OutputError
 from ..progress import EventSink, Progress, forward_logs
@@ -60,17 +61,6 @@ class GenerateResult:
 
     asset_dir: Path
     summary: dict = field(default_factory=dict)
-
-
-def _kept_input(role: str, path: Path) -> InputFile:
-    """The input as the asset keeps it: the file itself, or its pixels alone when it is mostly metadata."""
-    from ..inputs.keep import pixels_only_writer
-
-    stand_in = pixels_only_writer(Path(path))
-    if stand_in is None:
-        return InputFile(role, Path(path))
-    suffix, write, note = stand_in
-    return InputFile(role, Path(path), write=write, suffix=suffix, note=note)
 
 
 def _mask_png(mask: np.ndarray):
@@ -212,7 +202,7 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
             path = write_asset(
                 out_dir,
                 asset,
-                inputs=[_kept_input("start", start_img.path), _kept_input("end", end_img.path)],
+                inputs=[kept_input("start", start_img.path), kept_input("end", end_img.path)],
                 extra_files=extra,
                 frame_plys=settings.frame_plys,
                 before_commit=progress.check,
