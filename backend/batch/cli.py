@@ -7,7 +7,6 @@ cannot be used, 130 stopped by Ctrl-C / SIGTERM.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
