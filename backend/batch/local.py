@@ -9,13 +9,15 @@ covers its estimate (``resources.estimate_job_bytes``) plus what the running
 jobs may still grow to; with GPUs, a model-engine job gets one GPU of its own
 (``CUDA_VISIBLE_DEVICES``). Ctrl-C (``KeyboardInterrupt``) cancels the running
 jobs cooperatively, then terminates and finally kills what is left: no process
-outlives the batch.
+outlives the batch. The driver asks for that with a ``stop`` event (set by its
+signal handlers), so a job that finishes at that moment is still recorded.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -150,18 +152,21 @@ class LocalRunner:
             conn.close()
         events.on_done(r.task.name, result)
 
-    def run(self, tasks: list[Task], events: Events) -> None:
-        """Run every task; returns when all are done.
+    def run(self, tasks: list[Task], events: Events, stop: Optional[threading.Event] = None) -> None:
+        """Run every task; returns when all are done, or soon after ``stop`` is set.
+
+        Once ``stop`` is set no task starts, and the running ones are cancelled and
+        reaped (their results go to ``events.on_done``); tasks not started get no event.
 
         Raises:
-            KeyboardInterrupt: after cancelling and reaping the running jobs (their
-                results were passed to ``events.on_done``); tasks not started get no event.
+            KeyboardInterrupt: raised into it (e.g. a second Ctrl-C), after the same clean-up.
         """
+        stop = stop or threading.Event()
         pending = deque(tasks)
         running: dict[str, _Running] = {}
         free_gpus = list(self.gpu_ids)
         try:
-            while pending or running:
+            while (pending or running) and not stop.is_set():
                 while pending and len(running) < self.workers:
                     task = pending[0]
                     gpu_id = None
@@ -187,7 +192,7 @@ class LocalRunner:
                 if not running:
                     continue
                 handles = [r.result_r for r in running.values()] + [r.proc.sentinel for r in running.values()]
-                wait(handles, timeout=1.0)
+                wait(handles, timeout=0.5)
                 for name, r in list(running.items()):
                     self._drain(r, events)
                     if r.result is not None or not r.proc.is_alive():
@@ -198,6 +203,8 @@ class LocalRunner:
         except KeyboardInterrupt:
             self._cancel_all(running, events)
             raise
+        if running:
+            self._cancel_all(running, events)
 
     def _cancel_all(self, running: dict, events: Events) -> None:
         """Cancel, then terminate, then kill the running jobs; report each one's outcome."""

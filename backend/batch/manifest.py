@@ -154,11 +154,14 @@ def _read_rows(path: Path) -> list[tuple[int, dict]]:
                 raise ManifestError(f"{path.name} line {lineno} is not a JSON object", "Write one JSON object per line.")
             rows.append((lineno, obj))
         return rows
-    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
-    reader = csv.DictReader(io.StringIO("\n".join(lines)), skipinitialspace=True)
+    # Comment lines become blank lines (which csv skips), so reader.line_num stays the file's line number.
+    lines = ["" if ln.lstrip().startswith("#") else ln for ln in text.splitlines()]
+    skip = next((i for i, ln in enumerate(lines) if ln.strip()), len(lines))
+    reader = csv.DictReader(io.StringIO("\n".join(lines[skip:])), skipinitialspace=True)
     if not reader.fieldnames:
         raise ManifestError(f"{path.name} is empty", "Write a header line (name,start,end,...) and one row per job.")
-    for i, rec in enumerate(reader, 2):
+    for rec in reader:
+        i = reader.line_num + skip
         if None in rec:
             raise ManifestError(f"{path.name} row {i} has more cells than the header", "Quote cells that hold commas.")
         clean = {(k or "").strip(): (v or "").strip() for k, v in rec.items()}

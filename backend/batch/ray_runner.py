@@ -22,6 +22,7 @@ Reference: Ray Core docs, "Tasks", "Specifying required resources",
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -126,13 +127,17 @@ class RayRunner:
                               error={"code": exc.code, "message": exc.message, "hint": exc.hint})
         return result
 
-    def run(self, tasks: list[Task], events: Events) -> None:
-        """Run every task on Ray; returns when all are done.
+    def run(self, tasks: list[Task], events: Events, stop: Optional[threading.Event] = None) -> None:
+        """Run every task on Ray; returns when all are done, or soon after ``stop`` is set.
+
+        Once ``stop`` is set nothing more is submitted and the tasks in flight are
+        cancelled (their outcome goes to ``events.on_done``).
 
         Raises:
             RayUnavailableError: Ray missing or unreachable.
-            KeyboardInterrupt: after cancelling the tasks in flight (their outcome goes to ``events.on_done``).
+            KeyboardInterrupt: raised into it, after the same clean-up.
         """
+        stop = stop or threading.Event()
         ray = import_ray()
         started_here = self._init(ray)
         try:
@@ -145,7 +150,7 @@ class RayRunner:
             pending = list(tasks)
             in_flight: dict = {}  # ref -> (task, t0)
             try:
-                while pending or in_flight:
+                while (pending or in_flight) and not stop.is_set():
                     while pending and len(in_flight) < limit:
                         task = pending.pop(0)
                         if task.gpu and not has_gpu:
@@ -157,13 +162,15 @@ class RayRunner:
                         events.on_start(task.name)
                     if not in_flight:
                         continue
-                    ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
+                    ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.5)
                     for ref in ready:
                         task, t0 = in_flight.pop(ref)
                         events.on_done(task.name, self._collect(ray, ref, task, t0))
             except KeyboardInterrupt:
                 self._cancel_all(ray, in_flight, events)
                 raise
+            if in_flight:
+                self._cancel_all(ray, in_flight, events)
         finally:
             if started_here:
                 ray.shutdown()

@@ -149,22 +149,34 @@ def _plan(jobs: list[BatchJob], out_root: Path, previous: dict, retry_failed: bo
     return records, tasks
 
 
-class _Terminate:
-    """While active, SIGTERM raises KeyboardInterrupt in the main thread (so it stops like Ctrl-C)."""
+class _StopSignals:
+    """While active, Ctrl-C (SIGINT) and SIGTERM set ``event`` instead of interrupting whatever runs.
+
+    The runners check the event between steps, so a job that finishes while the
+    signal arrives is still recorded; a second signal raises ``KeyboardInterrupt``
+    (stop waiting for running jobs to cancel themselves).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.old: dict = {}
+
+    def _handle(self, signum, frame):
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
 
     def __enter__(self):
-        self.old = None
         if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGTERM, self._raise)
+            for sig in self.SIGNALS:
+                self.old[sig] = signal.signal(sig, self._handle)
         return self
 
-    @staticmethod
-    def _raise(signum, frame):
-        raise KeyboardInterrupt
-
     def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGTERM, self.old)
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
         return False
 
 
@@ -229,9 +241,10 @@ def run_batch(opts: BatchOptions) -> BatchResult:
     events = Events(on_start=bar.start, on_progress=bar.progress, on_done=on_done)
     interrupted = False
     try:
-        with _Terminate():
+        with _StopSignals() as stop:
             if tasks:
-                runner.run(tasks, events)
+                runner.run(tasks, events, stop.event)
+            interrupted = stop.event.is_set()
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Callable, Optional
 
 
@@ -25,6 +26,22 @@ def _jsonable(obj):
     import json
 
     return json.loads(json.dumps(obj, default=str))
+
+
+def _written_since(output, since: float) -> Optional[str]:
+    """The asset folder when ``output/asset.json`` was written after ``since`` (epoch s), else None.
+
+    The writer renames a complete asset into place; the pipeline checks for a
+    cancel once more after that, so a cancel at that moment still leaves a
+    finished asset, which this recognises.
+    """
+    if not output:
+        return None
+    manifest = Path(output) / "asset.json"
+    try:
+        return str(Path(output).resolve()) if manifest.stat().st_mtime >= since else None
+    except OSError:
+        return None
 
 
 def execute_job(job: dict, on_progress: Optional[Callable[[float], None]] = None,
@@ -44,7 +61,7 @@ def execute_job(job: dict, on_progress: Optional[Callable[[float], None]] = None
     from ..errors import Cancelled, Tween4DError
     from ..jobs import run_job
 
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     warnings: list[str] = []
     last = [0.0]
 
@@ -63,6 +80,9 @@ def execute_job(job: dict, on_progress: Optional[Callable[[float], None]] = None
         out.update(status="ok", asset=str(result.asset_dir), summary=_jsonable(result.summary))
     except (Cancelled, KeyboardInterrupt):
         out.update(status="cancelled")
+        done = _written_since(job.get("output"), started)
+        if done is not None:  # the cancel came after the asset was committed: it is complete
+            out.update(status="ok", asset=done)
     except Tween4DError as exc:
         out["error"] = {"code": exc.code, "message": exc.message, "hint": exc.hint}
     except MemoryError:
