@@ -170,18 +170,45 @@ def test_a_killed_worker_fails_only_its_own_job(tmp_path, examples_dir):
     assert not (out / failed[0]).exists() and no_partial_folders(out)
 
 
-def test_same_manifest_through_a_local_ray_instance(tmp_path, examples_dir):
-    pytest.importorskip("ray")
+def test_same_manifest_through_a_local_ray_instance(tmp_path, examples_dir, monkeypatch):
+    """The manifest through ``--ray`` (the CLI's run_batch, local instance with 2 CPUs), then one job whose
+    input paths the worker cannot see, so its images travel through Ray's object store."""
+    ray = pytest.importorskip("ray")
+    from backend.batch.ray_runner import RayRunner
+    from backend.batch.ray_task import run_ray_job
+    from backend.batch.resume import sha256_file
+    from backend.batch.run import BatchOptions, run_batch
+    from backend.batch.transfer import install_asset
+
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     manifest = write_manifest(tmp_path / "jobs.csv", examples_dir)
     out = tmp_path / "out"
-    proc = run_batch(manifest, out, "--ray", "--workers", "2", timeout=400)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rep = report(out)
-    assert rep["_doc"]["runner"] == "ray" and rep["_doc"]["counts"]["ok"] == 3
-    for name in PAIRS:
-        assert rep[name]["asset"] == str(out / name)
-        asset = load_asset(out / name)
-        assert asset.manifest["frame_count"] == 6 and [i["role"] for i in asset.manifest["inputs"]] == ["start", "end"]
-    assert no_partial_folders(out)
-    again = run_batch(manifest, out, "--ray", "--workers", "2")
-    assert again.returncode == 0 and report(out)["_doc"]["counts"]["skipped"] == 3
+    opts = BatchOptions(manifest=manifest, out_root=out, workers=2, ray="local", quiet=True,
+                        defaults={"quality": "draft", "frames": 6, "preview": False})
+    assert RayRunner("local", 2, False, out)._init(ray), "a fresh local Ray instance"
+    try:
+        assert ray.cluster_resources()["CPU"] == 2
+        result = run_batch(opts)
+        assert not result.interrupted and [r.status for r in result.records] == ["ok"] * 3
+        rep = report(out)
+        assert rep["_doc"]["runner"] == "ray"
+        for name in PAIRS:
+            assert rep[name]["asset"] == str(out / name)
+            asset = load_asset(out / name)
+            assert asset.manifest["frame_count"] == 6 and [i["role"] for i in asset.manifest["inputs"]] == ["start", "end"]
+        assert no_partial_folders(out)
+
+        pair = examples_dir / "mill"
+        inputs = {role: {"path": f"/nonexistent/{role}.png", "sha256": sha256_file(pair / f"{role}.png"),
+                         "data": [ray.put((pair / f"{role}.png").read_bytes())]} for role in ("start", "end")}
+        job = {"mode": "two_image", "inputs": {}, "output": str(out / "shipped"),
+               "settings": {"quality": "draft", "frames": 6, "preview": False}}
+        shipped = ray.get(ray.remote(run_ray_job).options(num_cpus=1).remote(job, inputs, False))
+        assert shipped["status"] == "ok", shipped["error"]
+        installed = load_asset(install_asset(shipped["tar"], out / "shipped"))
+        assert [i["sha256"] for i in installed.manifest["inputs"]] == [inputs[r]["sha256"] for r in ("start", "end")]
+        assert [i["original_name"] for i in installed.manifest["inputs"]] == ["start.png", "end.png"]
+    finally:
+        ray.shutdown()
+    again = run_batch(opts)  # resumable the same way: nothing to run, so no Ray instance is started
+    assert [r.status for r in again.records] == ["skipped"] * 3 and not ray.is_initialized()

@@ -118,3 +118,17 @@ def test_transfer_installs_atomically_and_never_replaces_foreign_folders(tmp_pat
     with pytest.raises(OutputError, match="not valid"):
         install_asset(data[: len(data) // 2], tmp_path / "b")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "mine"], "no partial folder is left behind"
+
+
+def test_cli_options_for_ray_and_defaults(tmp_path):
+    from backend.batch.cli import _defaults, cmd_batch
+    from backend.cli import build_parser
+
+    parse = build_parser().parse_args
+    local = parse(["batch", "m.csv", "-o", "out", "--ray", "--workers", "2", "--frames", "6", "--no-preview"])
+    assert local.ray == "local" and local.workers == 2
+    assert _defaults(local) == {"frames": 6, "preview": False}, "only the settings given become defaults"
+    assert parse(["batch", "m.csv", "-o", "out", "--ray", "auto"]).ray == "auto"
+    assert parse(["batch", "m.csv", "-o", "out"]).ray is None
+    assert cmd_batch(parse(["batch", "m.csv", "-o", str(tmp_path / "o"), "--shared-output"])) == 2
+    assert cmd_batch(parse(["batch", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "o")])) == 2
