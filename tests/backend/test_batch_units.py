@@ -132,3 +132,15 @@ def test_cli_options_for_ray_and_defaults(tmp_path):
     assert parse(["batch", "m.csv", "-o", "out"]).ray is None
     assert cmd_batch(parse(["batch", "m.csv", "-o", str(tmp_path / "o"), "--shared-output"])) == 2
     assert cmd_batch(parse(["batch", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "o")])) == 2
+
+
+def test_a_job_larger_than_the_free_memory_never_starts():
+    from backend.batch.local import Events, LocalRunner, Task
+
+    done = {}
+    started = []
+    huge = Task(name="huge", job={"mode": "two_image", "inputs": {}, "output": "/nonexistent", "settings": {}},
+                est_bytes=1 << 50)  # 1 PiB
+    LocalRunner(workers=2).run([huge], Events(on_start=started.append, on_done=lambda n, r: done.setdefault(n, r)))
+    assert started == [] and done["huge"]["status"] == "failed"
+    assert done["huge"]["error"]["code"] == "memory" and "GiB" in done["huge"]["error"]["message"]
