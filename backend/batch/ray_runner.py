@@ -146,6 +146,7 @@ class RayRunner:
             remote = ray.remote(run_ray_job)
             cluster = ray.cluster_resources()
             has_gpu = cluster.get("GPU", 0) >= 1
+            node_memory = max([n.get("Resources", {}).get("memory", 0) for n in ray.nodes() if n.get("Alive")] or [0])
             limit = self.max_in_flight or max(4, 2 * int(cluster.get("CPU", 1)))
             pending = list(tasks)
             in_flight: dict = {}  # ref -> (task, t0)
@@ -157,6 +158,12 @@ class RayRunner:
                             events.on_done(task.name, failed(
                                 "ray.gpu", "the job uses a model engine and the Ray cluster has no GPU",
                                 "Add GPU nodes to the cluster, or set device=cpu for this job."))
+                            continue
+                        if node_memory and task.est_bytes > node_memory:  # Ray would wait for it forever
+                            events.on_done(task.name, failed(
+                                "memory", f"the job needs about {task.est_bytes / 2**30:.1f} GiB of memory and the "
+                                f"largest Ray node offers {node_memory / 2**30:.1f} GiB",
+                                "Lower its quality or frame count, or add a node with more memory."))
                             continue
                         in_flight[self._submit(ray, remote, task)] = (task, time.perf_counter())
                         events.on_start(task.name)

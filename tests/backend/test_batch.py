@@ -208,6 +208,10 @@ def test_same_manifest_through_a_local_ray_instance(tmp_path, examples_dir, monk
         installed = load_asset(install_asset(shipped["tar"], out / "shipped"))
         assert [i["sha256"] for i in installed.manifest["inputs"]] == [inputs[r]["sha256"] for r in ("start", "end")]
         assert [i["original_name"] for i in installed.manifest["inputs"]] == ["start.png", "end.png"]
+        # --shared-output: the task writes OUT_ROOT/<name> itself and sends no archive back
+        shared = ray.get(ray.remote(run_ray_job).options(num_cpus=1).remote(
+            {**job, "output": str(out / "shared")}, inputs, True))
+        assert shared["status"] == "ok" and "tar" not in shared and load_asset(out / "shared").manifest["frame_count"] == 6
     finally:
         ray.shutdown()
     again = run_batch(opts)  # resumable the same way: nothing to run, so no Ray instance is started
