@@ -140,6 +140,12 @@ class LocalRunner:
 
     def _finish(self, r: _Running, events: Events) -> None:
         r.proc.join(timeout=5)
+        if r.proc.is_alive():  # sent its result but does not exit (a library thread): do not let it linger
+            r.proc.terminate()
+            r.proc.join(timeout=5)
+            if r.proc.is_alive():
+                r.proc.kill()
+                r.proc.join()
         self._drain(r, events)
         result = r.result
         if result is None:

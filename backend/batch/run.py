@@ -63,6 +63,7 @@ class BatchResult:
 
     @property
     def failed(self) -> int:
+        """Number of jobs whose status is ``failed`` (this run's or carried over)."""
         return sum(r.status == "failed" for r in self.records)
 
 
