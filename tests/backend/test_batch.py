@@ -55,12 +55,14 @@ def no_partial_folders(out: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory, examples_dir):
-    """3 real pairs (turtle with its own frame count) + 1 corrupt image, run with --workers 2."""
+    """3 real pairs (turtle with its own frame count), 1 corrupt image, 1 single image; --workers 2."""
     tmp = tmp_path_factory.mktemp("batch")
     corrupt = tmp / "corrupt.png"
     corrupt.write_bytes((examples_dir / "mill" / "start.png").read_bytes()[:300])  # a truncated PNG
     manifest = tmp / "jobs.csv"
-    write_manifest(manifest, examples_dir, f"broken,{corrupt},{examples_dir / 'mill' / 'end.png'},\n", {"turtle": 8})
+    extra = (f"broken,{corrupt},{examples_dir / 'mill' / 'end.png'},\n"
+             f"single,{examples_dir / 'robot_arm' / 'start.png'},,\n")  # one image: a single-image job
+    write_manifest(manifest, examples_dir, extra, {"turtle": 8})
     out = tmp / "out"
     proc = run_batch(manifest, out, "--workers", "2")
     return manifest, out, proc
@@ -70,7 +72,7 @@ def test_batch_runs_pairs_and_a_corrupt_input_fails_only_its_own_job(first_run):
     manifest, out, proc = first_run
     assert proc.returncode == 1, proc.stderr[-3000:]  # 1: some job failed
     rep = report(out)
-    assert rep["_doc"]["counts"]["ok"] == 3 and rep["_doc"]["counts"]["failed"] == 1
+    assert rep["_doc"]["counts"]["ok"] + rep["_doc"]["counts"]["failed"] == 5
     assert rep["_doc"]["workers"] == 2 and rep["_doc"]["runner"] == "local"
     for name in PAIRS:
         job = rep[name]
@@ -83,8 +85,22 @@ def test_batch_runs_pairs_and_a_corrupt_input_fails_only_its_own_job(first_run):
     assert broken["error"]["code"].startswith("input") and "corrupt.png" in broken["error"]["message"]
     assert not (out / "broken").exists() and no_partial_folders(out)
     # the summary table on stdout and one line per finished job on stderr
-    assert all(name in proc.stdout for name in (*PAIRS, "broken")) and "3 ok, 1 failed" in proc.stdout
-    assert sum(line.startswith("ok ") for line in proc.stderr.replace("\r", "\n").splitlines()) == 3
+    assert all(name in proc.stdout for name in (*PAIRS, "broken", "single"))
+    assert sum(line.startswith("ok ") for line in proc.stderr.replace("\r", "\n").splitlines()) == \
+        rep["_doc"]["counts"]["ok"]
+
+
+def test_a_row_with_one_image_is_a_single_image_job(first_run):
+    from backend.jobs import MODES
+
+    _, out, _ = first_run
+    single = report(out)["single"]
+    assert single["mode"] == "single_image"
+    if "single_image" in MODES:  # the backend has single-image mode: the row makes an asset from its one image
+        assert single["status"] == "ok"
+        assert [i["role"] for i in load_asset(out / "single").manifest["inputs"]] == ["image"]
+    else:  # the backend's own error for the mode, for that row only
+        assert single["status"] == "failed" and "single_image" in single["error"]["message"]
 
 
 def test_rerun_skips_complete_assets_and_keeps_the_failure(first_run):
@@ -99,7 +115,7 @@ def test_rerun_skips_complete_assets_and_keeps_the_failure(first_run):
     retry = run_batch(manifest, out, "--workers", "2", "--retry-failed")
     rep = report(out)
     assert retry.returncode == 1 and rep["broken"]["carried_over"] is False and rep["broken"]["seconds"] > 0
-    assert rep["_doc"]["counts"]["skipped"] == 3
+    assert [rep[n]["status"] for n in PAIRS] == ["skipped"] * 3
 
 
 def _job_processes(batch: psutil.Process) -> list[psutil.Process]:
