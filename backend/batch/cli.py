@@ -86,6 +86,9 @@ def cmd_batch(args) -> int:
                         quiet=args.quiet)
     try:
         result = run_batch(opts)
+    except KeyboardInterrupt:  # while reading the manifest and checking OUT_ROOT: nothing has run
+        print("stopped before any job ran", file=sys.stderr)
+        return 130
     except Tween4DError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
