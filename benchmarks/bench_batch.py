@@ -8,8 +8,11 @@ Not a test: it prints one table. Every mode runs ``python -m backend batch``
 (the real command, a subprocess) on the same CSV manifest into a fresh
 OUT_ROOT, so nothing is skipped; wall time covers everything the command does
 (Ray's start-up included). Columns: jobs ok / failed, wall seconds, assets per
-minute (ok jobs / wall minutes), and the mean of the per-job seconds the
-report records.
+minute (ok jobs / wall minutes), the mean of the per-job seconds the report
+records, and the CPU seconds (user + system) of the command and its job
+processes (``getrusage(RUSAGE_CHILDREN)``; Ray's workers belong to the Ray
+daemons and are not counted). On a machine shared with other work, the CPU
+column shows what the runs cost independently of the contention.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -63,20 +67,23 @@ def main() -> int:
             out = Path(tmp) / key
             cmd = [sys.executable, "-m", "backend", "batch", str(manifest), "-o", str(out), "--quiet",
                    "--quality", args.quality, "--frames", str(args.frames), *extra]
-            t0 = time.perf_counter()
+            t0, ru0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
             proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
             wall = time.perf_counter() - t0
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
             report = json.loads((out / "batch_report.json").read_text())
             jobs = report["jobs"]
             ok = [j for j in jobs if j["status"] == "ok"]
             mean = sum(j["seconds"] for j in ok) / max(len(ok), 1)
-            rows.append((label, len(ok), report["counts"]["failed"], wall, 60 * len(ok) / wall, mean))
+            rows.append((label, len(ok), report["counts"]["failed"], wall, 60 * len(ok) / wall, mean,
+                         "n/a" if key == "ray" else f"{cpu:.1f}"))
             print(f"{label}: exit {proc.returncode}, {wall:.1f} s", file=sys.stderr, flush=True)
     print(f"\n{len(pairs)} pairs from {args.pairs}, {args.quality} quality, {args.frames} frames, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    print("| mode | ok | failed | wall s | assets / min | mean s per job |\n|---|---:|---:|---:|---:|---:|")
-    for label, n_ok, n_failed, wall, per_min, mean in rows:
-        print(f"| {label} | {n_ok} | {n_failed} | {wall:.1f} | {per_min:.1f} | {mean:.1f} |")
+    print("| mode | ok | failed | wall s | assets / min | mean s per job | CPU s |\n|---|---:|---:|---:|---:|---:|---:|")
+    for label, n_ok, n_failed, wall, per_min, mean, cpu in rows:
+        print(f"| {label} | {n_ok} | {n_failed} | {wall:.1f} | {per_min:.1f} | {mean:.1f} | {cpu} |")
     return 0
 
 
