@@ -98,7 +98,10 @@ class RayRunner:
             digest = task.payload.get("digests", {}).get(role)
             data = None
             if digest is not None:
-                data = ray.put(Path(path).read_bytes())
+                try:
+                    data = ray.put(Path(path).read_bytes())
+                except OSError:  # gone since the plan: the task uses the path and the job reports the file
+                    digest = None
             inputs[role] = {"path": path, "sha256": digest, "data": [data]}
         opts = {"num_cpus": 1, "num_gpus": 1 if task.gpu else 0, "memory": task.est_bytes, "max_retries": 0,
                 "name": f"tween4d-batch:{task.name}"}
