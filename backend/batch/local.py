@@ -25,7 +25,7 @@ from multiprocessing.connection import wait
 from typing import Callable, Optional
 
 from . import resources
-from .worker import child_main
+from .worker import cancelled_result, child_main, failed_result
 
 #: Seconds a cancelled job gets to stop by itself before it is terminated (then killed 5 s later).
 CANCEL_GRACE_S = 15.0
@@ -79,12 +79,6 @@ def _signal_text(exitcode: int) -> str:
         why = " (the kernel's out-of-memory killer sends this)" if -exitcode == signal.SIGKILL else ""
         return f"the worker process was killed by {name}{why}"
     return f"the worker process exited with code {exitcode} without a result"
-
-
-def failed(code: str, message: str, hint: str, seconds: float = 0.0) -> dict:
-    """A worker-style result dict for a job that failed outside ``execute_job``."""
-    return {"status": "failed", "seconds": round(seconds, 3), "asset": None, "summary": None,
-            "error": {"code": code, "message": message, "hint": hint}, "warnings": []}
 
 
 class LocalRunner:
@@ -150,7 +144,7 @@ class LocalRunner:
         result = r.result
         if result is None:
             code = r.proc.exitcode if r.proc.exitcode is not None else -9
-            result = failed("worker.crash", _signal_text(code),
+            result = failed_result("worker.crash", _signal_text(code),
                             "The other jobs are unaffected. Rerun the batch (with --retry-failed) to try it again; "
                             "if it is killed again, lower its quality or frames, or use fewer --workers.",
                             time.perf_counter() - r.t0)
@@ -185,7 +179,7 @@ class LocalRunner:
                         if running:
                             break  # wait for a running job to finish
                         pending.popleft()
-                        events.on_done(task.name, failed(
+                        events.on_done(task.name, failed_result(
                             "memory", f"the job needs about {task.est_bytes / 2**30:.1f} GiB of memory and only "
                             f"{headroom / 2**30:.1f} GiB is available",
                             "Lower its quality or frame count, or free memory, then rerun the batch."))
@@ -235,7 +229,6 @@ class LocalRunner:
         for r in running.values():
             self._drain(r, events)
             if r.result is None:
-                r.result = {"status": "cancelled", "seconds": round(time.perf_counter() - r.t0, 3), "asset": None,
-                            "summary": None, "error": None, "warnings": []}
+                r.result = cancelled_result(time.perf_counter() - r.t0)
             self._finish(r, events)
         running.clear()

@@ -29,7 +29,8 @@ from typing import Optional
 
 from ..errors import Tween4DError
 from . import resources
-from .local import Events, Task, failed
+from .local import Events, Task
+from .worker import cancelled_result, failed_result
 
 
 class RayUnavailableError(Tween4DError):
@@ -46,11 +47,6 @@ def import_ray():
         raise RayUnavailableError("Ray is not installed in this environment",
                                   "Install it with: python3 install_deps.py --extra ray") from None
     return ray
-
-
-def _cancelled(seconds: float = 0.0) -> dict:
-    return {"status": "cancelled", "seconds": round(seconds, 3), "asset": None, "summary": None, "error": None,
-            "warnings": []}
 
 
 class RayRunner:
@@ -113,10 +109,10 @@ class RayRunner:
         try:
             result = ray.get(ref)
         except TaskCancelledError:
-            return _cancelled(time.perf_counter() - t0)
+            return cancelled_result(time.perf_counter() - t0)
         except RayError as exc:
             text = str(exc).strip().splitlines()
-            return failed("worker.crash", f"the Ray task failed: {text[0] if text else type(exc).__name__}",
+            return failed_result("worker.crash", f"the Ray task failed: {text[0] if text else type(exc).__name__}",
                           "The other jobs are unaffected. Rerun the batch with --retry-failed; if it fails again, "
                           "lower its quality or frames.", time.perf_counter() - t0)
         tar = result.pop("tar", None)
@@ -158,12 +154,12 @@ class RayRunner:
                     while pending and len(in_flight) < limit:
                         task = pending.pop(0)
                         if task.gpu and not has_gpu:
-                            events.on_done(task.name, failed(
+                            events.on_done(task.name, failed_result(
                                 "ray.gpu", "the job uses a model engine and the Ray cluster has no GPU",
                                 "Add GPU nodes to the cluster, or set device=cpu for this job."))
                             continue
                         if node_memory and task.est_bytes > node_memory:  # Ray would wait for it forever
-                            events.on_done(task.name, failed(
+                            events.on_done(task.name, failed_result(
                                 "memory", f"the job needs about {task.est_bytes / 2**30:.1f} GiB of memory and the "
                                 f"largest Ray node offers {node_memory / 2**30:.1f} GiB",
                                 "Lower its quality or frame count, or add a node with more memory."))
@@ -198,5 +194,5 @@ class RayRunner:
             pass
         for ref, (task, t0) in list(in_flight.items()):
             ready, _ = ray.wait([ref], timeout=0)
-            events.on_done(task.name, self._collect(ray, ref, task, t0) if ready else _cancelled(time.perf_counter() - t0))
+            events.on_done(task.name, self._collect(ray, ref, task, t0) if ready else cancelled_result(time.perf_counter() - t0))
         in_flight.clear()

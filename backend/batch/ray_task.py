@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from .resume import sha256_file
-from .worker import execute_job
+from .worker import execute_job, failed_result
 
 
 def _local_inputs(inputs: dict, tmp: Path) -> dict:
@@ -50,24 +50,19 @@ def run_ray_job(job: dict, inputs: dict, shared_output: bool) -> dict:
         ``worker.execute_job``'s result dict; without ``shared_output`` an ok result also
         carries ``"tar"``: the asset as uncompressed tar bytes (``asset`` is then None).
     """
-    from ..errors import Tween4DError
-
     with tempfile.TemporaryDirectory(prefix="tween4d-batch-") as tmp_name:
         tmp = Path(tmp_name)
         try:
             local_inputs = _local_inputs(inputs, tmp)
         except Exception as exc:  # the object store lost the bytes, or the temp folder is full
-            err = Tween4DError(f"the input images could not be brought to this worker: {exc}",
-                               "Rerun the batch with --retry-failed.", code="input.transfer")
-            return {"status": "failed", "seconds": 0.0, "asset": None, "summary": None, "warnings": [],
-                    "error": {"code": err.code, "message": err.message, "hint": err.hint}}
+            return failed_result("input.transfer", f"the input images could not be brought to this worker: {exc}",
+                                 "Rerun the batch with --retry-failed.")
         job = dict(job, inputs=local_inputs)
         out = Path(job["output"])
         if shared_output:
             if not out.parent.is_dir():
-                return {"status": "failed", "seconds": 0.0, "asset": None, "summary": None, "warnings": [],
-                        "error": {"code": "output.shared", "message": f"{out.parent} does not exist on this Ray node",
-                                  "hint": "Use a folder that every node sees at the same path, or drop --shared-output."}}
+                return failed_result("output.shared", f"{out.parent} does not exist on this Ray node",
+                                     "Use a folder that every node sees at the same path, or drop --shared-output.")
         else:
             job["output"] = str(tmp / "out" / out.name)
         result = execute_job(job)

@@ -22,6 +22,18 @@ from pathlib import Path
 from typing import Callable, Optional
 
 
+def failed_result(code: str, message: str, hint: str, seconds: float = 0.0) -> dict:
+    """The result dict of a job that failed (see the module docstring); ``code`` e.g. "worker.crash"."""
+    return {"status": "failed", "seconds": round(seconds, 3), "asset": None, "summary": None,
+            "error": {"code": code, "message": message, "hint": hint}, "warnings": []}
+
+
+def cancelled_result(seconds: float = 0.0) -> dict:
+    """The result dict of a job that was stopped before it finished (nothing written)."""
+    return {"status": "cancelled", "seconds": round(seconds, 3), "asset": None, "summary": None, "error": None,
+            "warnings": []}
+
+
 def _jsonable(obj):
     import json
 
