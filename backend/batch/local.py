@@ -95,6 +95,7 @@ class LocalRunner:
         self.threads = max(1, int(threads_per_worker))
         self.gpu_ids = list(gpu_ids or [])
         self._ctx = mp.get_context("spawn")
+        self._stop = threading.Event()
 
     def _env(self, gpu_id: Optional[str]) -> dict:
         t = str(self.threads)
@@ -142,12 +143,15 @@ class LocalRunner:
                 r.proc.join()
         self._drain(r, events)
         result = r.result
-        if result is None:
+        if result is None and self._stop.is_set():
+            # Killed while the batch stops (e.g. a SIGTERM to the whole process group): not the job's fault.
+            result = cancelled_result(time.perf_counter() - r.t0)
+        elif result is None:
             code = r.proc.exitcode if r.proc.exitcode is not None else -9
             result = failed_result("worker.crash", _signal_text(code),
-                            "The other jobs are unaffected. Rerun the batch (with --retry-failed) to try it again; "
-                            "if it is killed again, lower its quality or frames, or use fewer --workers.",
-                            time.perf_counter() - r.t0)
+                                   "The other jobs are unaffected. Rerun the batch (with --retry-failed) to try it "
+                                   "again; if it is killed again, lower its quality or frames, or use fewer --workers.",
+                                   time.perf_counter() - r.t0)
         for conn in (r.cancel_w, r.result_r):
             conn.close()
         events.on_done(r.task.name, result)
@@ -161,7 +165,7 @@ class LocalRunner:
         Raises:
             KeyboardInterrupt: raised into it (e.g. a second Ctrl-C), after the same clean-up.
         """
-        stop = stop or threading.Event()
+        stop = self._stop = stop or threading.Event()
         pending = deque(tasks)
         running: dict[str, _Running] = {}
         free_gpus = list(self.gpu_ids)
@@ -208,6 +212,7 @@ class LocalRunner:
 
     def _cancel_all(self, running: dict, events: Events) -> None:
         """Cancel, then terminate, then kill the running jobs; report each one's outcome."""
+        self._stop.set()
         for r in running.values():
             try:
                 r.cancel_w.send("cancel")

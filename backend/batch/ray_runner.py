@@ -103,7 +103,7 @@ class RayRunner:
                 "name": f"tween4d-batch:{task.name}"}
         return remote.options(**opts).remote(task.job, inputs, self.shared_output)
 
-    def _collect(self, ray, ref, task: Task, t0: float) -> dict:
+    def _collect(self, ray, ref, task: Task, t0: float, stopping: bool = False) -> dict:
         from ray.exceptions import RayError, TaskCancelledError
 
         try:
@@ -111,6 +111,8 @@ class RayRunner:
         except TaskCancelledError:
             return cancelled_result(time.perf_counter() - t0)
         except RayError as exc:
+            if stopping:  # lost while the batch stops: not the job's fault
+                return cancelled_result(time.perf_counter() - t0)
             text = str(exc).strip().splitlines()
             return failed_result("worker.crash", f"the Ray task failed: {text[0] if text else type(exc).__name__}",
                           "The other jobs are unaffected. Rerun the batch with --retry-failed; if it fails again, "
@@ -171,7 +173,7 @@ class RayRunner:
                     ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.5)
                     for ref in ready:
                         task, t0 = in_flight.pop(ref)
-                        events.on_done(task.name, self._collect(ray, ref, task, t0))
+                        events.on_done(task.name, self._collect(ray, ref, task, t0, stop.is_set()))
             except KeyboardInterrupt:
                 self._cancel_all(ray, in_flight, events)
                 raise
@@ -194,5 +196,6 @@ class RayRunner:
             pass
         for ref, (task, t0) in list(in_flight.items()):
             ready, _ = ray.wait([ref], timeout=0)
-            events.on_done(task.name, self._collect(ray, ref, task, t0) if ready else cancelled_result(time.perf_counter() - t0))
+            events.on_done(task.name, self._collect(ray, ref, task, t0, stopping=True) if ready
+                           else cancelled_result(time.perf_counter() - t0))
         in_flight.clear()

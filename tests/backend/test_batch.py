@@ -134,7 +134,7 @@ def test_stopped_batch_reruns_only_the_missing_jobs(tmp_path, examples_dir):
     manifest = write_manifest(tmp_path / "jobs.csv", examples_dir)
     out = tmp_path / "out"
     proc = subprocess.Popen(batch_cmd(manifest, out, "--workers", "1"), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     batch = psutil.Process(proc.pid)
     deadline = time.monotonic() + 240
     seen: set = set()
@@ -142,7 +142,7 @@ def test_stopped_batch_reruns_only_the_missing_jobs(tmp_path, examples_dir):
         seen.update(_job_processes(batch))
         time.sleep(0.1)
     seen.update(_job_processes(batch))
-    proc.send_signal(signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the batch and its job processes get it
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr[-3000:]
     assert seen and not [p for p in seen if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], "no orphan job process"
