@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .models_cli import add_models_parser
 
     add_models_parser(sub)
+    from .batch.cli import add_batch_parser
+
+    add_batch_parser(sub)
     return p
 
 
@@ -319,6 +322,10 @@ def main(argv=None) -> int:
         from .models_cli import cmd_models
 
         return cmd_models(args)
+    if args.command == "batch":
+        from .batch.cli import cmd_batch
+
+        return cmd_batch(args)
     try:
         return cmd_generate(args)
     except Exception:  # keep the traceback for bug reports, with a clear exit code
