@@ -13,10 +13,10 @@ _registered: list = []
 
 def _class_modules() -> list:
     from . import panels, preferences, properties
-    from .operators import camera_rig, export, generate, import_asset, install, models
+    from .operators import camera_rig, drags, export, generate, import_asset, install, models
 
     # Panels last: they draw the operators above.
-    return [properties, preferences, generate, install, models, import_asset, export, camera_rig, panels]
+    return [properties, preferences, generate, drags, install, models, import_asset, export, camera_rig, panels]
 
 
 _MENUS = {"menu_func_import": "TOPBAR_MT_file_import", "menu_func_export": "TOPBAR_MT_file_export"}
