@@ -16,9 +16,10 @@ never used. All paths start on the input-view side (-Y), looking toward +Y.
 MoRe4D's paths (DOLLY, CIRCLE, ARC, ROTATE; MATCH_INPUT is its "static")
 start from the input camera itself, so frame 0 shows the input image (CIRCLE
 starts one radius to the right), and keep the subject's target on its pixel
-(``backend.asset.camera_paths``). The target is the bounds centre for objects;
-for a one-image *scene* it is the point on the input camera's axis at the
-middle of the scene's depth range, and the depth range's near end bounds how
+(``backend.asset.camera_paths``). The target is the centre the backend
+recorded (asset.json ``scene.centre``) when there is one, else the bounds
+centre for objects and, for a one-image *scene*, the point on the input
+camera's axis at the middle of the scene's depth range; the depth range's near end bounds how
 far a dolly or circle moves (``importer`` stores both on the collection), so a
 scene with a far backdrop is framed on what is in it, not on its bounding box.
 ORBIT of a one-image scene turns round that target at the input distance.
@@ -169,6 +170,8 @@ def input_framing(collection_or_bounds, half_fov_h: float, half_fov_v: float):
         coll = collection_or_bounds
         base = np.asarray(importer.stored_camera(coll).matrix_world, np.float64)
         depth_range = importer.stored_depth_range(coll)
+        if coll.get(importer.TARGET_PROP) is not None:  # the backend's own centre (asset.json scene.centre)
+            return base, np.array(coll[importer.TARGET_PROP], np.float64), depth_range
         if coll.get(importer.SUBJECT_PROP) == "scene" and depth_range is not None:
             return base, camera_paths.scene_target(base, depth_range), depth_range
         lo, hi = bounds_of(coll)

@@ -19,9 +19,11 @@ One asset becomes one collection named after it, holding:
 One-image assets (``mode`` "single_image") import the same way: the animated
 point cloud is the Gaussians object (splat size from the Gaussians' scales),
 the mesh is optional. The collection also records the subject ("object" or
-"scene") and the depth range (near, far metres along the input camera's
-axis: the manifest's, else the 2nd and 98th percentile of the seen
-Gaussians' frame-0 depths) so camera rigs frame a scene on its contents.
+"scene"), the depth range (near, far metres along the input camera's
+axis: the manifest's ``scene.depth_range_m``, else the 2nd and 98th
+percentile of the seen Gaussians' frame-0 depths) and the point rigs aim at
+(``scene.centre``, when recorded) so camera rigs frame a scene on its
+contents, not on its bounding box.
 
 The motion costs no Python per frame: the Mesh Cache modifier reads the frame's
 positions from the PC2 file itself (Blender manual, "Mesh Cache Modifier").
@@ -70,6 +72,7 @@ BOUNDS_MIN_PROP = "tween4d_bounds_min"  # collection: [3] metres, over all frame
 BOUNDS_MAX_PROP = "tween4d_bounds_max"
 SUBJECT_PROP = "tween4d_subject"  # collection: "object" | "scene"
 DEPTH_RANGE_PROP = "tween4d_depth_range"  # collection: [near, far] metres along the input camera's view axis
+TARGET_PROP = "tween4d_target"  # collection: [3] world point rigs aim at (asset.json scene.centre), if recorded
 FILLED_COUNT_PROP = "tween4d_filled_count"  # collection: Gaussians flagged as filled in
 FILLED_KEY = "filled"  # gaussians.npz: int8 [N], 0 = seen in the image, 1 = filled in
 
@@ -242,13 +245,13 @@ def filled_flags(asset: Asset) -> np.ndarray | None:
 def depth_range_of(asset: Asset, filled: np.ndarray | None = None) -> tuple[float, float] | None:
     """(near, far) metres along the input camera's view axis that the asset's subject spans.
 
-    The manifest's ``depth_range`` (top level, or under ``scene``) when it has
-    one; else the 2nd and 98th percentiles of the frame-0 depths of the
+    The manifest's ``scene.depth_range_m`` (or a top-level ``depth_range``)
+    when it has one; else the 2nd and 98th percentiles of the frame-0 depths of the
     Gaussians seen in the image (all of them when no flags). None when no
     Gaussian is in front of the camera.
     """
     man = asset.manifest
-    stored = man.get("depth_range") or (man.get("scene") or {}).get("depth_range")
+    stored = (man.get("scene") or {}).get("depth_range_m") or man.get("depth_range")
     if stored is not None:
         near, far = (float(v) for v in stored)
         if 0.0 < near <= far:
@@ -484,6 +487,9 @@ def _store_facts(coll, asset: Asset, asset_dir: Path, frame_start: int) -> None:
     depth_range = depth_range_of(asset, filled)
     if depth_range is not None:
         coll[DEPTH_RANGE_PROP] = list(depth_range)
+    centre = (man.get("scene") or {}).get("centre")
+    if centre is not None and len(centre) == 3 and np.all(np.isfinite(np.asarray(centre, np.float64))):
+        coll[TARGET_PROP] = [float(v) for v in centre]
 
 
 def _build(scene, asset: Asset, asset_dir: Path, name: str, import_id: str) -> bpy.types.Collection:

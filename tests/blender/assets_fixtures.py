@@ -144,7 +144,9 @@ def make_single_image_asset(out_dir: Path, *, subject: str = "scene", t: int = 9
     (``filled`` = 1 in gaussians.npz, as asset-format.md asks for single-image
     assets). The seen points sway sideways over the frames, more toward the
     top. No mesh. For ``subject`` "scene" the manifest records the depth range
-    (``SCENE_DEPTH_RANGE``) unless ``record_depth_range`` is off; one far
+    (``SCENE_DEPTH_RANGE``) and the centre at its middle depth on the optical
+    axis, as ``scene.depth_range_m`` / ``scene.centre``, unless
+    ``record_depth_range`` is off; one far
     outlier at 60 m stretches the bounding box, so a rig framed on the bounding
     box would differ from one framed on the depth range.
     """
@@ -179,8 +181,10 @@ def make_single_image_asset(out_dir: Path, *, subject: str = "scene", t: int = 9
                    "direction_deg": 0.0, "loop": True},
         "settings": {}, "engines": {}, "generator": {"name": "tween4d", "version": "test"}, "timings_s": {},
     }
-    if subject == "scene" and record_depth_range:
-        manifest["depth_range"] = list(SCENE_DEPTH_RANGE)
+    if subject == "scene" and record_depth_range:  # as backend.pipeline.one_image records it
+        mid = sum(SCENE_DEPTH_RANGE) / 2
+        centre = cam.unproject(np.array([cam.cx, cam.cy]), np.array(mid))
+        manifest["scene"] = {"depth_range_m": list(SCENE_DEPTH_RANGE), "centre": [float(v) for v in centre]}
     path = write_asset(out_dir, Asset(manifest=manifest, gaussians=g))
     # Add the filled-in flags to gaussians.npz (the writer of this branch has no field for them yet).
     npz = Path(path) / "gaussians.npz"

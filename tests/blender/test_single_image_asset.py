@@ -69,6 +69,17 @@ def test_depth_range_without_a_recorded_one_comes_from_the_seen_points(empty_sce
     near, far = coll["tween4d_depth_range"]
     # seen depths run 2..8 m (the hidden layer at 4 m and the 60 m outlier aside): percentiles stay inside
     assert 2.0 <= near < 2.5 and 7.5 < far <= 8.0
+    assert "tween4d_target" not in coll
+    # without a recorded centre, a scene's rig turns about the middle of its depth range on the optical axis
+    camera_paths = importlib.import_module("tween4d.backend.asset.camera_paths")
+    pivot = camera_paths.scene_target(importer.stored_camera(coll).matrix_world, (near, far))
+    cam = addon_module("camera_rigs").add_camera_rig(bpy.context, coll, "ROTATE")
+    scene = bpy.context.scene
+    dist = []
+    for f in range(scene.frame_start, scene.frame_end + 1):
+        scene.frame_set(f)
+        dist.append(np.linalg.norm(np.array(cam.matrix_world.translation) - pivot))
+    np.testing.assert_allclose(dist, dist[0], rtol=1e-4)
 
 
 def _instances(obj):
