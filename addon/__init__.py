@@ -36,6 +36,9 @@ def register() -> None:
                 bpy.utils.register_class(cls)
                 _registered.append(cls)
         properties.register_properties()
+        from .operators import drags
+
+        drags.register_overlay()
         for module in modules:
             for func_name, menu_name in _MENUS.items():
                 func = getattr(module, func_name, None)
@@ -57,6 +60,9 @@ def unregister() -> None:
 
     session.shutdown_all()
     models_ui.shutdown()
+    from .operators import drags
+
+    drags.unregister_overlay()
     if session.reset_stale_state in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(session.reset_stale_state)
     while _menu_entries:

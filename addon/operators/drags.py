@@ -2,7 +2,9 @@
 
 * ``tween4d.place_drags`` (modal, Image Editor): press on the image where a
   point is and release where it should go: one drag arrow; click without
-  moving: a pin. The arrows are drawn over the image while placing.
+  moving: a pin. The arrow being dragged follows the mouse; the drags and
+  pins of the list are drawn over the input image whenever the motion source
+  is Drag (an Image Editor overlay).
   Backspace removes the last entry; Enter, Esc or right-click finish. Middle
   mouse, the wheel and trackpad gestures still pan and zoom.
 * ``tween4d.edit_drags`` (the 3D view sidebar's button): shows the input
@@ -114,35 +116,80 @@ def apply_gesture(items, press_region, release_region, press_px, release_px, siz
     return ""
 
 
-def _draw_arrows(op) -> None:
-    """POST_PIXEL draw handler of ``place_drags``: arrows, pins and the arrow being dragged."""
+def _draw_segments(groups) -> None:
+    """Draw (segments, RGBA colour) groups of region-pixel line segments (POST_PIXEL handlers)."""
     import gpu
     from gpu_extras.batch import batch_for_shader
-
-    context = bpy.context
-    space = context.space_data
-    if getattr(space, "image", None) != op.image or context.region is None:
-        return
-    view2d = context.region.view2d
-    w, h = op.size
-    drag_list, pins = drags.motion_lists(context.scene.tween4d.drags)
-    live = [list(op.press_px) + list(op.current_px)] if op.press_px is not None and op.current_px is not None else []
-
-    def to_region(u, v):
-        return drags.image_px_to_region(view2d, u, v, w, h)
 
     shader = gpu.shader.from_builtin("UNIFORM_COLOR")
     gpu.state.blend_set("ALPHA")
     gpu.state.line_width_set(2.0)
-    for segments, color in ((drags.arrow_segments(drag_list, [], to_region), (1.0, 0.55, 0.1, 1.0)),
-                            (drags.arrow_segments([], pins, to_region), (0.2, 0.8, 1.0, 1.0)),
-                            (drags.arrow_segments(live, [], to_region), (1.0, 1.0, 1.0, 0.8))):
+    for segments, color in groups:
         if segments:
             batch = batch_for_shader(shader, "LINES", {"pos": segments})
             shader.uniform_float("color", color)
             batch.draw(shader)
     gpu.state.line_width_set(1.0)
     gpu.state.blend_set("NONE")
+
+
+DRAG_COLOR = (1.0, 0.55, 0.1, 1.0)
+PIN_COLOR = (0.2, 0.8, 1.0, 1.0)
+LIVE_COLOR = (1.0, 1.0, 1.0, 0.8)
+
+
+def _draw_overlay() -> None:
+    """Image Editor overlay: the One Image drags and pins, on the input image, whenever the source is Drag."""
+    context = bpy.context
+    scene = context.scene
+    settings = getattr(scene, "tween4d", None)
+    space = context.space_data
+    image = getattr(space, "image", None)
+    if settings is None or settings.mode != "ONE_IMAGE" or settings.motion_source != "drag" or image is None \
+            or context.region is None or not len(settings.drags) or not is_input_image(settings.image, image):
+        return
+    w, h = image.size
+    if not w or not h:
+        return
+    view2d = context.region.view2d
+
+    def to_region(u, v):
+        return drags.image_px_to_region(view2d, u, v, w, h)
+
+    drag_list, pins = drags.motion_lists(settings.drags)
+    _draw_segments(((drags.arrow_segments(drag_list, [], to_region), DRAG_COLOR),
+                    (drags.arrow_segments([], pins, to_region), PIN_COLOR)))
+
+
+def _draw_live(op) -> None:
+    """``place_drags``' draw handler: the arrow being dragged (the overlay draws the rest)."""
+    context = bpy.context
+    if getattr(context.space_data, "image", None) != op.image or context.region is None \
+            or op.press_px is None or op.current_px is None:
+        return
+    view2d = context.region.view2d
+    w, h = op.size
+    live = [list(op.press_px) + list(op.current_px)]
+    _draw_segments(((drags.arrow_segments(live, [], lambda u, v: drags.image_px_to_region(view2d, u, v, w, h)),
+                     LIVE_COLOR),))
+
+
+_overlay_handle = None
+
+
+def register_overlay() -> None:
+    """Add the Image Editor overlay (``addon.register`` calls it)."""
+    global _overlay_handle
+    if _overlay_handle is None and not bpy.app.background:
+        _overlay_handle = bpy.types.SpaceImageEditor.draw_handler_add(_draw_overlay, (), "WINDOW", "POST_PIXEL")
+
+
+def unregister_overlay() -> None:
+    """Remove the overlay again."""
+    global _overlay_handle
+    if _overlay_handle is not None:
+        bpy.types.SpaceImageEditor.draw_handler_remove(_overlay_handle, "WINDOW")
+        _overlay_handle = None
 
 
 class TWEEN4D_OT_place_drags(Operator):
@@ -185,7 +232,7 @@ class TWEEN4D_OT_place_drags(Operator):
         self.image, self.size = image, (int(w), int(h))
         self.press_region = self.press_px = self.current_px = None
         settings.motion_source = "drag"
-        self._handle = bpy.types.SpaceImageEditor.draw_handler_add(_draw_arrows, (self,), "WINDOW",
+        self._handle = bpy.types.SpaceImageEditor.draw_handler_add(_draw_live, (self,), "WINDOW",
                                                                    "POST_PIXEL")
         context.window_manager.modal_handler_add(self)
         context.workspace.status_text_set(STATUS_TEXT)
