@@ -22,7 +22,8 @@ centre for objects and, for a one-image *scene*, the point on the input
 camera's axis at the middle of the scene's depth range; the depth range's near end bounds how
 far a dolly or circle moves (``importer`` stores both on the collection), so a
 scene with a far backdrop is framed on what is in it, not on its bounding box.
-ORBIT of a one-image scene turns round that target at the input distance.
+ORBIT of a one-image scene turns round that target at the input distance;
+a scene's ARC and ROTATE turn half as far as an object's (``SCENE_ANGLE_SCALE``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ from .keyframes import set_interpolation
 #: Rig path -> ``camera_paths`` kind, for the paths that start at the input camera (MoRe4D).
 MORE4D_PATHS = {"DOLLY": "dolly", "CIRCLE": "circle", "ARC": "arc", "ROTATE": "rotate"}
 PATHS = ("ORBIT", "DOLLY_IN", "DOLLY_OUT", "PAN", "CRANE", "MATCH_INPUT") + tuple(MORE4D_PATHS)
+#: Scenes are a layered pop-up seen from one side: their ARC and ROTATE turn half as far (22.5 and +-15 degrees
+#: at strength 1), where the hidden layer still covers what a turn reveals (a 45-degree arc shows the layers'
+#: edges and stretched ground splats).
+SCENE_ANGLE_SCALE = 0.5
 ROLE_RIG = "rig"
 RIG_PATH_PROP = "tween4d_rig_path"
 MARGIN = 1.1  # 10 % room around the bounding sphere
@@ -292,6 +297,8 @@ def add_camera_rig(context, collection_or_bounds, path: str, frames=None, *, mak
             fov_h, fov_v = half_fovs(data, scene)
             base, target, depth_range = input_framing(collection_or_bounds, fov_h, fov_v)
             kind = MORE4D_PATHS.get(path, "orbit")
+            if kind in ("arc", "rotate") and collection is not None and collection.get(importer.SUBJECT_PROP) == "scene":
+                strength = strength * SCENE_ANGLE_SCALE
             _key_matrices(obj, first, camera_paths.camera_path(kind, base, target, last - first + 1,
                                                                strength=strength, depth_range=depth_range))
         else:

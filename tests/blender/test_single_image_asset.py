@@ -148,6 +148,13 @@ def test_scene_rigs_start_at_the_input_view_and_keep_the_scene_in_view(empty_sce
         distances.append(np.linalg.norm(np.array(cam.matrix_world.translation) - target))
     if path in ("ARC", "ROTATE", "ORBIT"):  # turning about the scene's mid-depth point, not the box centre
         np.testing.assert_allclose(distances, distances[0], rtol=1e-4)
+    if path == "ROTATE":  # a scene turns half as far as an object: +-15 degrees
+        yaw = []
+        for f in range(first, last + 1):
+            scene.frame_set(f)
+            rel = np.array(cam.matrix_world.translation) - target
+            yaw.append(np.degrees(np.arctan2(rel[0], -rel[1])))
+        assert max(np.abs(yaw)) == pytest.approx(30.0 * rigs.SCENE_ANGLE_SCALE, abs=2.5)
     if path == "DOLLY":
         near = SCENE_DEPTH_RANGE[0]
         assert min(distances) > distances[0] - near  # never reaches the nearest surface
