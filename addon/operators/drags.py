@@ -310,16 +310,41 @@ class TWEEN4D_OT_edit_drags(Operator):
         if image is None:
             self.report({"ERROR"}, "Choose the input image first (a file or a Blender image)")
             return {"CANCELLED"}
-        area = next((a for a in context.window.screen.areas if a.type == "IMAGE_EDITOR"), None)
+        window = context.window
+        area = next((a for a in window.screen.areas if a.type == "IMAGE_EDITOR"), None)
+        if area is None:
+            window, area = self._new_image_editor_window(context)
         if area is None:
             self.report({"ERROR"}, "Open an Image Editor (split an area, or use the Shading workspace), "
                                    "then press Place Drags again")
             return {"CANCELLED"}
         area.spaces.active.image = image
         region = window_region(area)
-        with context.temp_override(area=area, region=region, space_data=area.spaces.active):
+        with context.temp_override(window=window, area=area, region=region, space_data=area.spaces.active):
             bpy.ops.tween4d.place_drags("INVOKE_DEFAULT")
         return {"FINISHED"}
+
+    @staticmethod
+    def _new_image_editor_window(context):
+        """Open the current area in a new window and turn it into an Image Editor (as View Render does).
+
+        Returns:
+            (window, area), or (None, None) when Blender refused.
+        """
+        if context.area is None:
+            return None, None
+        before = set(context.window_manager.windows[:])
+        try:
+            with context.temp_override(area=context.area):
+                bpy.ops.screen.area_dupli("INVOKE_DEFAULT")
+        except RuntimeError:
+            return None, None
+        new = [w for w in context.window_manager.windows if w not in before]
+        if not new or not new[0].screen.areas:
+            return None, None
+        area = new[0].screen.areas[0]
+        area.type = "IMAGE_EDITOR"
+        return new[0], area
 
 
 class TWEEN4D_OT_drags_from_annotations(Operator):
