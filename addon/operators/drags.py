@@ -333,13 +333,13 @@ class TWEEN4D_OT_edit_drags(Operator):
         """
         if context.area is None:
             return None, None
-        before = set(context.window_manager.windows[:])
+        before = {w.as_pointer() for w in context.window_manager.windows}
         try:
             with context.temp_override(area=context.area):
                 bpy.ops.screen.area_dupli("INVOKE_DEFAULT")
         except RuntimeError:
             return None, None
-        new = [w for w in context.window_manager.windows if w not in before]
+        new = [w for w in context.window_manager.windows if w.as_pointer() not in before]
         if not new or not new[0].screen.areas:
             return None, None
         area = new[0].screen.areas[0]
