@@ -139,6 +139,7 @@ def test_one_image_requests_follow_the_single_image_job_format(run, tmp_path):
                                           "pins": [[4.0, 1.5]]}
     assert video["settings"]["motion"] == {"source": "video", "prompt": "the bear waves"}
     assert "no drag arrows" in one["no_drags_error"] and "Place Drags" in one["no_drags_error"]
+    assert "No input image chosen" in one["no_image_error"] and "to animate" in one["no_image_error"]
 
 
 def test_drag_list_operators_and_gestures(run):

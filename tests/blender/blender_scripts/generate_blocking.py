@@ -260,6 +260,11 @@ def one_image(context, package, prefs, work_dir, image_png, result) -> None:
     settings.mode = "ONE_IMAGE"
     out["poll"] = bpy.ops.tween4d.generate.poll()
     out["empty_draw"] = summary(draw_all(context))
+    try:
+        bpy.ops.tween4d.generate()
+        out["no_image_error"] = ""
+    except RuntimeError as exc:
+        out["no_image_error"] = str(exc)
 
     def request():
         prepared = job_module.prepare_job(context, prefs)
