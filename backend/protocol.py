@@ -11,6 +11,17 @@ Requests (client -> backend, on stdin):
 * ``{"type": "generate", "id": "...", "mode": "two_image", "inputs": {"start": PATH, "end": PATH},
   "output": DIR, "settings": {...GenerateSettings...}}`` -> ``progress``/``log`` events, then
   exactly one of ``result``, ``error`` or ``cancelled`` with the same ``id``.
+* ``{"type": "generate", "id": "...", "mode": "single_image", "inputs": {"image": PATH}, "output": DIR,
+  "settings": {...GenerateSettings..., "subject": "auto" | "object" | "scene", "horizon": null | 0..1,
+  "motion": MOTION}}`` -> the same events. ``MOTION`` is one of
+  ``{"source": "preset", "preset": "sway" | "breathe" | "turn" | "bob" | "nod" | "wave" | "ripple" | "drift",
+  "amplitude": 1.0, "period_frames": null | int, "direction_deg": 0.0, "loop": true}``,
+  ``{"source": "drag", "drags": [[u0, v0, u1, v1], ...], "pins": [[u, v], ...]}`` (pixels of the input
+  image as given: origin top-left, u right, v down) or ``{"source": "video", "prompt": "..."}``;
+  null means the gentle default preset (sway, looping). ``settings.engines`` may name the
+  single-image stages ``depth`` ("popup" | "depth") and ``animate`` ("preset" | "drag" | "video",
+  which must agree with ``motion.source``). Bad drags (outside the image, on the background, zero
+  length, a pin on a drag's start) end in an ``error`` event and nothing is written.
 * ``{"type": "cancel", "id": "..."}`` -> the job stops within about a second, writes nothing,
   and ends with ``cancelled``.
 * ``{"type": "shutdown"}`` -> cancels any job and exits. End of stdin does the same, so the
@@ -18,7 +29,8 @@ Requests (client -> backend, on stdin):
 
 Events (backend -> client, on stdout):
 
-* ``hello``: ``protocol``, ``backend`` (version), ``engines`` (stage -> names), ``python``.
+* ``hello``: ``protocol``, ``backend`` (version), ``engines`` (stage -> names), ``modes``,
+  ``motion`` (``sources``, ``presets``, ``subjects``), ``python``.
 * ``progress``: ``id``, ``stage``, ``stage_index``, ``stage_count``, ``fraction`` (of the stage),
   ``overall`` (of the job, 0..1), ``message``.
 * ``log``: ``id`` (may be null), ``level`` ("debug" | "info" | "warning"), ``message``.

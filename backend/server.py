@@ -24,8 +24,10 @@ from typing import BinaryIO, Optional
 
 from . import __version__
 from .errors import Cancelled, Tween4DError
+from .jobs import MODES
 from .protocol import MAX_LINE_BYTES, PROTOCOL_VERSION, ProtocolError, decode, encode
 from .settings import ENGINE_NAMES
+from .single_settings import MOTION_SOURCES, PRESETS, SUBJECTS
 
 REQUIRED_MODULES = {"numpy": "numpy", "cv2": "opencv-python-headless", "scipy": "scipy", "PIL": "pillow", "triangle": "triangle"}
 EXIT_GRACE_S = 5.0
@@ -104,6 +106,8 @@ class Server:
                 "python": platform.python_version(),
                 "executable": sys.executable,
                 "engines": {stage: list(names) for stage, names in ENGINE_NAMES.items()},
+                "modes": list(MODES),
+                "motion": {"sources": list(MOTION_SOURCES), "presets": list(PRESETS), "subjects": list(SUBJECTS)},
                 "ready": not problems,
                 "problems": problems,
             })

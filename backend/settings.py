@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
 
 QUALITIES = ("draft", "standard", "high")
 
@@ -38,6 +39,9 @@ ENGINE_NAMES = {
     "keyframes": ("motion", "features"),
     "geometry": ("inflate", "depth"),
     "motion": ("lift", "deformation"),
+    # single-image stages (backend.pipeline.one_image)
+    "depth": ("popup", "depth"),
+    "animate": ("preset", "drag", "video"),
 }
 
 # Stage -> default engine name.
@@ -47,6 +51,8 @@ DEFAULT_ENGINES = {
     "keyframes": "motion",
     "geometry": "inflate",
     "motion": "lift",
+    "depth": "popup",
+    "animate": "preset",
 }
 
 
@@ -64,6 +70,11 @@ class GenerateSettings:
         preview: write preview.mp4 (or .gif when no ffmpeg is available).
         device: "auto" | "cpu" | "cuda" for model engines.
         inflation: depth of the inflated 2.5D shape relative to a round cross-section.
+        subject: single-image mode: "auto" | "object" | "scene" (``backend.single_settings``).
+        motion: single-image mode: the motion source and its settings, a dict
+            (``backend.single_settings.parse_motion``); None = the default preset.
+        horizon: single-image scenes: horizon row as a fraction of the image
+            height from the top (0..1), None = estimated from the image.
     """
 
     frames: int = 49
@@ -75,6 +86,9 @@ class GenerateSettings:
     preview: bool = True
     device: str = "auto"
     inflation: float = 0.7
+    subject: str = "auto"
+    motion: Optional[dict] = None
+    horizon: Optional[float] = None
 
     def __post_init__(self):
         if self.quality not in QUALITIES:

@@ -86,6 +86,7 @@ def load_asset(asset_dir: str | os.PathLike, mmap: bool = True) -> M.Asset:
         rotations=attrs["rotations"],
         sh_rest=attrs.get("sh_rest"),
         source_pixel=attrs.get("source_pixel"),
+        filled=attrs.get("filled"),
     )
     mesh = None
     if (asset_dir / M.MESH_NPZ).exists() or (asset_dir / M.MESH_PC2).exists():

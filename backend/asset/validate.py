@@ -139,6 +139,10 @@ def validate_gaussians(g: Gaussians, frame_count: int, gaussian_count: int) -> N
         _check_array("sh_rest", g.sh_rest, (n, None, 3))
     if g.source_pixel is not None:
         _check_array("source_pixel", g.source_pixel, (n, 2), dtype_kind="i")
+    if g.filled is not None:
+        _check_array("filled", g.filled, (n,), dtype_kind="i")
+        if not np.isin(np.asarray(g.filled), (0, 1)).all():
+            raise AssetError("filled must hold 0 (seen in the image) or 1 (filled in) per Gaussian")
 
 
 def validate_mesh(mesh: AnimatedMesh, frame_count: int) -> None:

@@ -176,6 +176,8 @@ def _write_contents(tmp, manifest, g, mesh, inputs, extra_files, frame_plys) -> 
         attrs["sh_rest"] = np.asarray(g.sh_rest, np.float32)
     if g.source_pixel is not None:
         attrs["source_pixel"] = np.asarray(g.source_pixel, np.int32)
+    if g.filled is not None:
+        attrs["filled"] = np.asarray(g.filled, np.int8)
     np.savez(tmp / M.GAUSSIANS_NPZ, **attrs)
     files = [M.GAUSSIANS_PC2, M.GAUSSIANS_NPZ]
 
