@@ -54,7 +54,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from ..backend.asset import GAUSSIANS_NPZ, GAUSSIANS_PC2, MESH_PC2, Asset, AssetError, Camera, load_asset, texture_path
+from ..backend.asset import GAUSSIANS_PC2, MESH_PC2, Asset, AssetError, Camera, load_asset, texture_path
 from . import splat_nodes
 
 # Custom properties (on IDs). Bake/export and camera rigs read them.
@@ -74,7 +74,6 @@ SUBJECT_PROP = "tween4d_subject"  # collection: "object" | "scene"
 DEPTH_RANGE_PROP = "tween4d_depth_range"  # collection: [near, far] metres along the input camera's view axis
 TARGET_PROP = "tween4d_target"  # collection: [3] world point rigs aim at (asset.json scene.centre), if recorded
 FILLED_COUNT_PROP = "tween4d_filled_count"  # collection: Gaussians flagged as filled in
-FILLED_KEY = "filled"  # gaussians.npz: int8 [N], 0 = seen in the image, 1 = filled in
 
 ROLE_GAUSSIANS = "gaussians"
 ROLE_MESH = "mesh"
@@ -221,25 +220,11 @@ def _foreach_set(seq, prop: str, values: np.ndarray) -> None:
 def filled_flags(asset: Asset) -> np.ndarray | None:
     """The asset's per-Gaussian "filled in" flags, int8 [N] (0 = seen in the image, 1 = filled in), or None.
 
-    Read from ``Gaussians.filled`` when the reader provides it, else from the
-    ``filled`` array of ``gaussians.npz`` (asset-format.md, single-image assets).
-
-    Raises:
-        AssetError: the array's shape is not [N] or it holds values other than 0 and 1.
+    ``Gaussians.filled`` (gaussians.npz ``filled``; asset-format.md, single-image
+    assets), checked by the reader: shape [N], values 0 and 1.
     """
-    flags = getattr(asset.gaussians, FILLED_KEY, None)
-    if flags is None and asset.path is not None:
-        path = Path(asset.path) / GAUSSIANS_NPZ
-        with np.load(path, allow_pickle=False) as data:
-            flags = data[FILLED_KEY] if FILLED_KEY in data.files else None
-    if flags is None:
-        return None
-    flags = np.asarray(flags)
-    if flags.shape != (asset.gaussians.count,):
-        raise AssetError(f"gaussians.npz '{FILLED_KEY}' has shape {flags.shape}, expected ({asset.gaussians.count},)")
-    if flags.size and not np.isin(flags, (0, 1)).all():
-        raise AssetError(f"gaussians.npz '{FILLED_KEY}' must hold only 0 (seen) and 1 (filled in)")
-    return flags.astype(np.int8)
+    flags = asset.gaussians.filled
+    return None if flags is None else np.asarray(flags).astype(np.int8)
 
 
 def depth_range_of(asset: Asset, filled: np.ndarray | None = None) -> tuple[float, float] | None:
