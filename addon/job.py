@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import bpy
 
+from ..backend.single_settings import parse_motion
 from . import drags, engines, paths
 from .image_inputs import InputProblem, resolve_image_input
 
@@ -147,9 +148,24 @@ def motion_request(settings) -> dict:
       in input-image pixels (origin top-left, v down);
     * video: ``{"source": "video", "prompt"}``.
 
+    The result is checked with ``backend.single_settings.parse_motion`` (the
+    backend's own rules, standard library only), so a zero-length arrow or a
+    pin on an arrow's start is reported before a job starts.
+
     Raises:
-        InputProblem: a drag motion without drag arrows.
+        InputProblem: a drag motion without drag arrows, or motion settings the backend would refuse.
     """
+    motion = _motion_dict(settings)
+    try:
+        parse_motion(motion, int(settings.frames))
+    except ValueError as exc:
+        hint = ("Edit or remove that entry in the drag list." if motion["source"] == "drag"
+                else "Change the motion settings.")
+        raise InputProblem(f"The motion settings cannot work: {exc}.", hint) from exc
+    return motion
+
+
+def _motion_dict(settings) -> dict:
     source = settings.motion_source
     if source == "drag":
         drag_list, pins = drags.motion_lists(settings.drags)

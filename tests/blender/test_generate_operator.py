@@ -135,10 +135,11 @@ def test_one_image_requests_follow_the_single_image_job_format(run, tmp_path):
                                             "period_frames": 12, "direction_deg": pytest.approx(90.0),
                                             "loop": False}
     assert drag["settings"]["subject"] == "object" and drag["settings"]["horizon"] is None
-    assert drag["settings"]["motion"] == {"source": "drag", "drags": [[1.0, 2.0, 6.5, 4.0], [2.0, 2.0, 8.0, 0.0]],
+    assert drag["settings"]["motion"] == {"source": "drag", "drags": [[1.0, 2.0, 6.5, 4.0], [7.0, 1.0, 8.0, 0.0]],
                                           "pins": [[4.0, 1.5]]}
     assert video["settings"]["motion"] == {"source": "video", "prompt": "the bear waves"}
     assert "no drag arrows" in one["no_drags_error"] and "Place Drags" in one["no_drags_error"]
+    assert "cannot be pinned and dragged" in one["conflict_error"] and "drag list" in one["conflict_error"]
     assert "No input image chosen" in one["no_image_error"] and "to animate" in one["no_image_error"]
 
 
@@ -150,7 +151,7 @@ def test_drag_list_operators_and_gestures(run):
     assert one["gestures"][0] == "" and one["gestures"][1] == "" and one["gestures"][3] == ""
     assert "on the image" in one["gestures"][2]
     assert one["list_after_gestures"] == [["DRAG", [1.0, 2.0], [6.5, 4.0]], ["PIN", [4.0, 1.5], [4.0, 1.5]],
-                                          ["DRAG", [2.0, 2.0], [8.0, 0.0]]]
+                                          ["DRAG", [7.0, 1.0], [8.0, 0.0]]]
 
 
 def test_one_image_run_adds_the_chosen_camera_rig(run):

@@ -310,9 +310,17 @@ def one_image(context, package, prefs, work_dir, image_png, result) -> None:
         job_gesture(package, settings, (10, 10), (60, 40), (1.0, 2.0), (6.5, 4.0), size),
         job_gesture(package, settings, (30, 30), (31, 31), (4.0, 1.5), (4.1, 1.6), size),
         job_gesture(package, settings, (0, 0), (50, 50), (-1.0, 2.0), (5.0, 5.0), size),
-        job_gesture(package, settings, (10, 10), (99, 99), (2.0, 2.0), (20.0, -3.0), size),
+        job_gesture(package, settings, (10, 10), (99, 99), (7.0, 1.0), (20.0, -3.0), size),
     ]
     out["list_after_gestures"] = [(d.kind, list(d.start), list(d.end)) for d in settings.drags]
+    # a pin on an arrow's start is refused before any job starts, with the backend's own message
+    drags.add_entry(settings.drags, "PIN", (1.5, 2.5))
+    try:
+        job_module.prepare_job(context, prefs)
+        out["conflict_error"] = ""
+    except input_problem as exc:
+        out["conflict_error"] = str(exc)
+    settings.drags.remove(len(settings.drags) - 1)
     out["drag_list_draw"] = summary(draw_ui_list(settings))
     out["drag_draw"] = summary(draw_all(context))
     requests["drag"] = request()
