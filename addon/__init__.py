@@ -13,10 +13,10 @@ _registered: list = []
 
 def _class_modules() -> list:
     from . import panels, preferences, properties
-    from .operators import camera_rig, export, generate, import_asset, install, models
+    from .operators import camera_rig, drags, export, generate, import_asset, install, models
 
     # Panels last: they draw the operators above.
-    return [properties, preferences, generate, install, models, import_asset, export, camera_rig, panels]
+    return [properties, preferences, generate, drags, install, models, import_asset, export, camera_rig, panels]
 
 
 _MENUS = {"menu_func_import": "TOPBAR_MT_file_import", "menu_func_export": "TOPBAR_MT_file_export"}
@@ -36,6 +36,9 @@ def register() -> None:
                 bpy.utils.register_class(cls)
                 _registered.append(cls)
         properties.register_properties()
+        from .operators import drags
+
+        drags.register_overlay()
         for module in modules:
             for func_name, menu_name in _MENUS.items():
                 func = getattr(module, func_name, None)
@@ -57,6 +60,9 @@ def unregister() -> None:
 
     session.shutdown_all()
     models_ui.shutdown()
+    from .operators import drags
+
+    drags.unregister_overlay()
     if session.reset_stale_state in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(session.reset_stale_state)
     while _menu_entries:

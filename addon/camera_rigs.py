@@ -1,4 +1,4 @@
-"""Camera rigs framed on an imported asset: orbit, dolly in/out, pan, crane, input view.
+"""Camera rigs framed on an imported asset: orbit, dolly in/out, pan, crane, input view, and MoRe4D's paths.
 
 A rig is one camera object keyed on every frame of the asset's range (LINEAR
 keys, so what plays is exactly what was computed and exporters sample it as
@@ -12,6 +12,18 @@ with ``a`` the smaller half field of view (from ``Camera.view_frame``, which
 accounts for sensor fit and render aspect), the whole sphere -- hence every
 bounds corner -- is inside the frame. Paths that move closer than ``d`` are
 never used. All paths start on the input-view side (-Y), looking toward +Y.
+
+MoRe4D's paths (DOLLY, CIRCLE, ARC, ROTATE; MATCH_INPUT is its "static")
+start from the input camera itself, so frame 0 shows the input image (CIRCLE
+starts one radius to the right), and keep the subject's target on its pixel
+(``backend.asset.camera_paths``). The target is the centre the backend
+recorded (asset.json ``scene.centre``) when there is one, else the bounds
+centre for objects and, for a one-image *scene*, the point on the input
+camera's axis at the middle of the scene's depth range; the depth range's near end bounds how
+far a dolly or circle moves (``importer`` stores both on the collection), so a
+scene with a far backdrop is framed on what is in it, not on its bounding box.
+ORBIT of a one-image scene turns round that target at the input distance;
+a scene's ARC and ROTATE turn half as far as an object's (``SCENE_ANGLE_SCALE``).
 """
 
 from __future__ import annotations
@@ -20,12 +32,19 @@ import math
 
 import bpy
 import numpy as np
-from mathutils import Matrix, Vector
+from mathutils import Matrix
 
+from ..backend.asset import camera_paths
 from . import importer
 from .keyframes import set_interpolation
 
-PATHS = ("ORBIT", "DOLLY_IN", "DOLLY_OUT", "PAN", "CRANE", "MATCH_INPUT")
+#: Rig path -> ``camera_paths`` kind, for the paths that start at the input camera (MoRe4D).
+MORE4D_PATHS = {"DOLLY": "dolly", "CIRCLE": "circle", "ARC": "arc", "ROTATE": "rotate"}
+PATHS = ("ORBIT", "DOLLY_IN", "DOLLY_OUT", "PAN", "CRANE", "MATCH_INPUT") + tuple(MORE4D_PATHS)
+#: Scenes are a layered pop-up seen from one side: their ARC and ROTATE turn half as far (22.5 and +-15 degrees
+#: at strength 1), where the hidden layer still covers what a turn reveals (a 45-degree arc shows the layers'
+#: edges and stretched ground splats).
+SCENE_ANGLE_SCALE = 0.5
 ROLE_RIG = "rig"
 RIG_PATH_PROP = "tween4d_rig_path"
 MARGIN = 1.1  # 10 % room around the bounding sphere
@@ -136,6 +155,55 @@ def path_poses(path: str, centre, radius: float, half_fov_h: float, half_fov_v: 
     return pos, targets
 
 
+def input_framing(collection_or_bounds, half_fov_h: float, half_fov_v: float):
+    """Base pose, target and depth range for the input-camera paths.
+
+    Args:
+        collection_or_bounds: an imported asset's collection, or a (lo, hi)
+            bounds pair (then the base is a camera on the -Y side at the
+            framing distance, 5 degrees up, looking at the centre).
+        half_fov_h, half_fov_v: the rig camera's half fields of view (radians).
+
+    Returns:
+        (base float64 [4, 4] camera-to-world, target float64 [3] world metres,
+        depth_range (near, far) metres along the base's view axis, or None).
+
+    Raises:
+        AssetError: the collection holds no stored camera.
+    """
+    if isinstance(collection_or_bounds, bpy.types.Collection):
+        coll = collection_or_bounds
+        base = np.asarray(importer.stored_camera(coll).matrix_world, np.float64)
+        depth_range = importer.stored_depth_range(coll)
+        if coll.get(importer.TARGET_PROP) is not None:  # the backend's own centre (asset.json scene.centre)
+            return base, np.array(coll[importer.TARGET_PROP], np.float64), depth_range
+        if coll.get(importer.SUBJECT_PROP) == "scene" and depth_range is not None:
+            return base, camera_paths.scene_target(base, depth_range), depth_range
+        lo, hi = bounds_of(coll)
+        return base, (lo + hi) / 2.0, depth_range
+    lo, hi = bounds_of(collection_or_bounds)
+    centre, radius = (lo + hi) / 2.0, float(np.linalg.norm(hi - lo) / 2.0)
+    d = framing_distance(radius, half_fov_h, half_fov_v)
+    pos = _spherical(centre, np.array([d]), np.zeros(1), np.full(1, math.radians(5.0)))[0]
+    base = np.eye(4)
+    base[:3, :3] = look_at_matrix(pos, centre)
+    base[:3, 3] = pos
+    return base, centre, None
+
+
+def _key_matrices(obj, first: int, matrices: np.ndarray) -> None:
+    """Key ``obj``'s location and rotation on frames first.. from camera-to-world matrices [F, 4, 4]."""
+    euler = None
+    for i, m in enumerate(matrices):
+        mat = Matrix(np.asarray(m, np.float64).tolist())
+        rot = mat.to_3x3()
+        euler = rot.to_euler("XYZ", euler) if euler is not None else rot.to_euler("XYZ")  # no 360-degree flips
+        obj.location = mat.translation
+        obj.rotation_euler = euler
+        obj.keyframe_insert("location", frame=first + i)
+        obj.keyframe_insert("rotation_euler", frame=first + i)
+
+
 def _frame_range(context, collection, frames) -> tuple[int, int]:
     if frames is not None:
         first, last = int(frames[0]), int(frames[1])
@@ -145,6 +213,11 @@ def _frame_range(context, collection, frames) -> tuple[int, int]:
     else:
         first, last = context.scene.frame_start, context.scene.frame_end
     return first, max(last, first + 1)
+
+
+def _scene_orbit(collection, path: str) -> bool:
+    """ORBIT of a one-image scene turns round the scene's target from the input camera."""
+    return path == "ORBIT" and collection is not None and collection.get(importer.SUBJECT_PROP) == "scene"
 
 
 def _new_camera(name: str, collection) -> tuple[bpy.types.Object, bpy.types.Camera]:
@@ -162,7 +235,8 @@ def _new_camera(name: str, collection) -> tuple[bpy.types.Object, bpy.types.Came
     return obj, data
 
 
-def add_camera_rig(context, collection_or_bounds, path: str, frames=None, *, make_active: bool = True, name: str | None = None) -> bpy.types.Object:
+def add_camera_rig(context, collection_or_bounds, path: str, frames=None, *, make_active: bool = True,
+                   name: str | None = None, strength: float = 1.0) -> bpy.types.Object:
     """Add a keyframed camera that frames an asset along ``path``.
 
     Args:
@@ -175,11 +249,16 @@ def add_camera_rig(context, collection_or_bounds, path: str, frames=None, *, mak
             PAN (turn in place from further back, subject kept in frame),
             CRANE (rise from -5 to 50 degrees elevation, tilting down to the
             centre), MATCH_INPUT (the stored input camera, static; needs a
-            collection).
+            collection; MoRe4D's "static"), and MoRe4D's paths from the input
+            camera: DOLLY (in and back out along the view), CIRCLE (a small
+            circle in the image plane), ARC (45 degrees round the subject,
+            rising 10), ROTATE (+-30 degrees yaw about the subject); see
+            ``backend.asset.camera_paths`` and the module doc for the framing.
         frames: (first, last) scene frames; default the asset's range (or the
             scene's, for bare bounds).
         make_active: make it the scene camera.
         name: object name; default "<collection> Rig <Path>".
+        strength: amplitude of the MoRe4D paths (1 = defaults; 0 = still).
 
     Returns:
         The camera object, linked to the collection (or the scene's master
@@ -187,8 +266,8 @@ def add_camera_rig(context, collection_or_bounds, path: str, frames=None, *, mak
         frame (MATCH_INPUT: keys at the first and last frame).
 
     Raises:
-        ValueError: unknown path, bad bounds, or MATCH_INPUT without a
-        collection; AssetError: the collection has no stored camera.
+        ValueError: unknown path, bad bounds, a bad strength, or MATCH_INPUT
+        without a collection; AssetError: the collection has no stored camera.
     """
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
@@ -202,29 +281,41 @@ def add_camera_rig(context, collection_or_bounds, path: str, frames=None, *, mak
     obj[RIG_PATH_PROP] = path
     (collection or scene.collection).objects.link(obj)
 
-    if path == "MATCH_INPUT":
-        cam = importer.stored_camera(collection)
-        s = importer.camera_settings(cam)
-        data.lens, data.shift_x, data.shift_y = s["lens"], s["shift_x"], s["shift_y"]
-        obj.matrix_world = Matrix(np.asarray(cam.matrix_world, np.float64).tolist())
-        importer.apply_camera_render_settings(scene, cam)
-        for f in (first, last):
-            obj.keyframe_insert("location", frame=f)
-            obj.keyframe_insert("rotation_euler", frame=f)
-    else:
-        lo, hi = bounds_of(collection_or_bounds)
-        centre, radius = (lo + hi) / 2.0, float(np.linalg.norm(hi - lo) / 2.0)
-        fov_h, fov_v = half_fovs(data, scene)
-        count = last - first + 1
-        positions, targets = path_poses(path, centre, radius, fov_h, fov_v, count)
-        euler = None
-        for i, f in enumerate(range(first, last + 1)):
-            rot = Matrix(look_at_matrix(positions[i], targets[i]).tolist())
-            euler = rot.to_euler("XYZ", euler) if euler is not None else rot.to_euler("XYZ")  # no 360-degree flips
-            obj.location = Vector(positions[i].tolist())
-            obj.rotation_euler = euler
-            obj.keyframe_insert("location", frame=f)
-            obj.keyframe_insert("rotation_euler", frame=f)
+    try:
+        if collection is not None and (path == "MATCH_INPUT" or path in MORE4D_PATHS or _scene_orbit(collection, path)):
+            # Same lens and shift as the input camera: frame 0 of these paths shows the input image.
+            cam = importer.stored_camera(collection)
+            s = importer.camera_settings(cam)
+            data.lens, data.shift_x, data.shift_y = s["lens"], s["shift_x"], s["shift_y"]
+            importer.apply_camera_render_settings(scene, cam)
+        if path == "MATCH_INPUT":
+            obj.matrix_world = Matrix(np.asarray(importer.stored_camera(collection).matrix_world, np.float64).tolist())
+            for f in (first, last):
+                obj.keyframe_insert("location", frame=f)
+                obj.keyframe_insert("rotation_euler", frame=f)
+        elif path in MORE4D_PATHS or _scene_orbit(collection, path):
+            fov_h, fov_v = half_fovs(data, scene)
+            base, target, depth_range = input_framing(collection_or_bounds, fov_h, fov_v)
+            kind = MORE4D_PATHS.get(path, "orbit")
+            if kind in ("arc", "rotate") and collection is not None and collection.get(importer.SUBJECT_PROP) == "scene":
+                strength = strength * SCENE_ANGLE_SCALE
+            _key_matrices(obj, first, camera_paths.camera_path(kind, base, target, last - first + 1,
+                                                               strength=strength, depth_range=depth_range))
+        else:
+            lo, hi = bounds_of(collection_or_bounds)
+            centre, radius = (lo + hi) / 2.0, float(np.linalg.norm(hi - lo) / 2.0)
+            fov_h, fov_v = half_fovs(data, scene)
+            count = last - first + 1
+            positions, targets = path_poses(path, centre, radius, fov_h, fov_v, count)
+            mats = np.repeat(np.eye(4)[None], count, axis=0)
+            for i in range(count):
+                mats[i, :3, :3] = look_at_matrix(positions[i], targets[i])
+                mats[i, :3, 3] = positions[i]
+            _key_matrices(obj, first, mats)
+    except BaseException:
+        bpy.data.objects.remove(obj)
+        bpy.data.cameras.remove(data)
+        raise
     set_interpolation(obj, "LINEAR")
     if make_active:
         scene.camera = obj

@@ -7,6 +7,10 @@ both). Engine names are sent to the backend as they are, in the job settings'
 ``engines``. The first engine of each stage is weight-free (CPU, no
 download); the others are model engines that need their weights in the model
 folder (Preferences > Download Models) and are best run on a CUDA GPU.
+
+Two-image jobs use ``TWO_IMAGE_STAGES``, one-image jobs ``ONE_IMAGE_STAGES``
+(``backend.pipeline.one_image``). The one-image ``animate`` engine is not a
+separate choice in the panel: it is the motion source (preset, drag, video).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ STAGE_LABELS = {
     "keyframes": "Keyframes",
     "geometry": "Geometry",
     "motion": "Motion",
+    "depth": "Depth",
+    "animate": "Motion Source",
 }
 
 ENGINE_CHOICES: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -51,9 +57,29 @@ ENGINE_CHOICES: dict[str, tuple[tuple[str, str, str], ...]] = {
          "Fit per-segment deformation fields to the in-between frames through Gaussian-splatting renders "
          "(gsplat on CUDA; slow on a CPU)"),
     ),
+    # one-image stages
+    "depth": (
+        ("popup", "Photo Pop-up",
+         "Objects: inflate the silhouette. Scenes: ground plane, backdrop and inflated foreground layers "
+         "from the horizon (Automatic Photo Pop-up)"),
+        ("depth", "Monocular Depth (model)",
+         "Depth Anything V2's depth, scaled to the scene and aligned to the layers. Needs the depth weights"),
+    ),
+    "animate": (
+        ("preset", "Preset", "A named loop on the lifted shape (sway, breathe, turn, bob, nod, wave) or a "
+                             "scene motion texture (ripple, drift)"),
+        ("drag", "Drag", "Drag arrows (this point goes there) and pins: the shape is deformed "
+                         "as-rigidly-as-possible to reach them and animated from the image to that state"),
+        ("video", "Video (model)", "Image-to-video diffusion, tracked and lifted to 3D trajectories. "
+                                   "Needs a video model's weights and a large CUDA GPU"),
+    ),
 }
 
 STAGES = tuple(ENGINE_CHOICES)
+TWO_IMAGE_STAGES = ("foreground", "inbetween", "keyframes", "geometry", "motion")
+ONE_IMAGE_STAGES = ("foreground", "depth", "animate")
+#: Stages the Engines sub-panel shows per mode (the motion source stands for ``animate``).
+PANEL_STAGES = {"TWO_IMAGE": TWO_IMAGE_STAGES, "ONE_IMAGE": ("foreground", "depth")}
 
 
 def default_engine(stage: str) -> str:
@@ -64,3 +90,23 @@ def default_engine(stage: str) -> str:
 def enum_items(stage: str) -> list[tuple[str, str, str]]:
     """``EnumProperty`` items of ``stage`` (identifier = engine name)."""
     return [tuple(item) for item in ENGINE_CHOICES[stage]]
+
+
+#: One-image motion presets (``backend.single_settings.PRESETS``, same order; a test keeps them equal).
+MOTION_PRESETS: tuple[tuple[str, str, str], ...] = (
+    ("sway", "Sway", "Bend back and forth about the base: plants, trees, a standing figure"),
+    ("breathe", "Breathe", "Swell and shrink gently about the centre"),
+    ("turn", "Turn", "Yaw back and forth about the vertical axis"),
+    ("bob", "Bob", "Move up and down, as if floating"),
+    ("nod", "Nod", "Tip forward and back about a horizontal axis"),
+    ("wave", "Wave", "A wave travelling along the object's long axis: flags, tails, cloth"),
+    ("ripple", "Ripple (scene)", "Scene motion texture: water ripples in the lower layers"),
+    ("drift", "Drift (scene)", "Scene motion texture: clouds and background drifting sideways"),
+)
+
+#: Subjects of a one-image job (``backend.single_settings.SUBJECTS``).
+SUBJECTS: tuple[tuple[str, str, str], ...] = (
+    ("auto", "Auto", "Decide from the image: a cut-out or plain background is an object, a full photo a scene"),
+    ("object", "Object", "One object: centred, about 1 m tall, back filled in"),
+    ("scene", "Scene", "A whole scene: ground, backdrop and layers at their depths; the camera stays at the input view"),
+)

@@ -32,7 +32,7 @@ def resolve_image_input(image_input, role: str, temp_dir: str) -> str:
 
     Args:
         image_input: the panel's input (``source`` FILE or IMAGE).
-        role: "start" or "end", used in messages and temporary file names.
+        role: "start", "end" or "input" (One Image), used in messages and temporary file names.
         temp_dir: where packed, generated or edited images are written.
 
     Raises:
@@ -41,7 +41,7 @@ def resolve_image_input(image_input, role: str, temp_dir: str) -> str:
     if image_input.source == "FILE":
         raw = image_input.filepath.strip()
         if not raw:
-            raise InputProblem(f"No {role} image chosen.", f"Pick an image file for the {role} state.")
+            raise InputProblem(f"No {role} image chosen.", f"Pick an image file {_purpose(role)}.")
         path = os.path.normpath(bpy.path.abspath(raw))
         if not os.path.isfile(path):
             raise InputProblem(f"The {role} image file does not exist: {path}",
@@ -51,8 +51,12 @@ def resolve_image_input(image_input, role: str, temp_dir: str) -> str:
         return path
     image = image_input.image
     if image is None:
-        raise InputProblem(f"No {role} image chosen.", f"Pick a Blender image for the {role} state.")
+        raise InputProblem(f"No {role} image chosen.", f"Pick a Blender image {_purpose(role)}.")
     return image_to_file(image, temp_dir, role)
+
+
+def _purpose(role: str) -> str:
+    return f"for the {role} state" if role in ("start", "end") else "to animate (One Image mode)"
 
 
 def image_to_file(image: bpy.types.Image, temp_dir: str, stem: str) -> str:

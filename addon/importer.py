@@ -5,7 +5,9 @@ One asset becomes one collection named after it, holding:
 * ``<name> Gaussians``: a vertex-only mesh (one vertex per Gaussian at its
   frame-0 mean) with point attributes ``Col`` (FLOAT_COLOR, scene-linear RGB,
   opacity in alpha), ``opacity`` (FLOAT), ``scale`` (FLOAT_VECTOR, metres),
-  ``rotation`` (QUATERNION w, x, y, z); a Mesh Cache modifier streaming
+  ``rotation`` (QUATERNION w, x, y, z), and for one-image assets ``filled``
+  (INT8, 1 = a Gaussian filled in behind what the image shows: the hidden
+  layer, the back); a Mesh Cache modifier streaming
   ``gaussians.pc2`` and, after it, the splat Geometry Nodes modifier
   (``addon.splat_nodes``). Time-varying scales/rotations ([T, N, ...]) are
   shown at frame 0; only the means move (the Mesh Cache carries positions).
@@ -13,6 +15,15 @@ One asset becomes one collection named after it, holding:
   triangle mesh with its own Mesh Cache modifier.
 * ``<name> Input Camera``: the camera that saw the input image(s): through it,
   frame 0 reproduces the start image.
+
+One-image assets (``mode`` "single_image") import the same way: the animated
+point cloud is the Gaussians object (splat size from the Gaussians' scales),
+the mesh is optional. The collection also records the subject ("object" or
+"scene"), the depth range (near, far metres along the input camera's
+axis: the manifest's ``scene.depth_range_m``, else the 2nd and 98th
+percentile of the seen Gaussians' frame-0 depths) and the point rigs aim at
+(``scene.centre``, when recorded) so camera rigs frame a scene on its
+contents, not on its bounding box.
 
 The motion costs no Python per frame: the Mesh Cache modifier reads the frame's
 positions from the PC2 file itself (Blender manual, "Mesh Cache Modifier").
@@ -59,6 +70,10 @@ HAS_MESH_PROP = "tween4d_has_mesh"
 CAMERA_PROP = "tween4d_camera"  # collection: asset.json's camera entry as JSON text
 BOUNDS_MIN_PROP = "tween4d_bounds_min"  # collection: [3] metres, over all frames
 BOUNDS_MAX_PROP = "tween4d_bounds_max"
+SUBJECT_PROP = "tween4d_subject"  # collection: "object" | "scene"
+DEPTH_RANGE_PROP = "tween4d_depth_range"  # collection: [near, far] metres along the input camera's view axis
+TARGET_PROP = "tween4d_target"  # collection: [3] world point rigs aim at (asset.json scene.centre), if recorded
+FILLED_COUNT_PROP = "tween4d_filled_count"  # collection: Gaussians flagged as filled in
 
 ROLE_GAUSSIANS = "gaussians"
 ROLE_MESH = "mesh"
@@ -198,7 +213,95 @@ def add_mesh_cache(obj: bpy.types.Object, pc2_path: str | Path, frame_start: int
 
 
 def _foreach_set(seq, prop: str, values: np.ndarray) -> None:
-    seq.foreach_set(prop, np.ascontiguousarray(values, dtype=np.float32).ravel())
+    dtype = np.int32 if np.issubdtype(np.asarray(values).dtype, np.integer) else np.float32
+    seq.foreach_set(prop, np.ascontiguousarray(values, dtype=dtype).ravel())
+
+
+def filled_flags(asset: Asset) -> np.ndarray | None:
+    """The asset's per-Gaussian "filled in" flags, int8 [N] (0 = seen in the image, 1 = filled in), or None.
+
+    ``Gaussians.filled`` (gaussians.npz ``filled``; asset-format.md, single-image
+    assets), checked by the reader: shape [N], values 0 and 1.
+    """
+    flags = asset.gaussians.filled
+    return None if flags is None else np.asarray(flags).astype(np.int8)
+
+
+def depth_range_of(asset: Asset, filled: np.ndarray | None = None) -> tuple[float, float] | None:
+    """(near, far) metres along the input camera's view axis that the asset's subject spans.
+
+    The manifest's ``scene.depth_range_m`` (or a top-level ``depth_range``)
+    when it has one; else the 2nd and 98th percentiles of the frame-0 depths of the
+    Gaussians seen in the image (all of them when no flags). None when no
+    Gaussian is in front of the camera.
+    """
+    man = asset.manifest
+    stored = (man.get("scene") or {}).get("depth_range_m") or man.get("depth_range")
+    if stored is not None:
+        near, far = (float(v) for v in stored)
+        if 0.0 < near <= far:
+            return near, far
+    means = np.asarray(asset.gaussians.means[0], np.float64)
+    if filled is not None and (filled == 0).any():
+        means = means[filled == 0]
+    _, depth = Camera.from_dict(man["camera"]).project(means)
+    depth = depth[depth > 0]
+    if depth.size == 0:
+        return None
+    near, far = np.percentile(depth, [2.0, 98.0])
+    return float(near), float(max(far, near))
+
+
+FILLED_DISPLAYS = ("SHOW", "TINT", "HIDE")
+
+
+def set_filled_display(collection: bpy.types.Collection, display: str) -> int:
+    """Show, tint or hide the filled-in Gaussians of an imported one-image asset.
+
+    Sets the splat modifier's Show Filled and Filled Tint inputs
+    (``splat_nodes``) on the collection's Gaussians objects: SHOW (as
+    generated), TINT (pulled 70 % toward magenta), HIDE (not drawn).
+
+    Returns:
+        How many Gaussians objects were changed.
+
+    Raises:
+        ValueError: unknown ``display``.
+    """
+    if display not in FILLED_DISPLAYS:
+        raise ValueError(f"display must be one of {FILLED_DISPLAYS}, got {display!r}")
+    changed = 0
+    for obj in objects_with_role(collection, ROLE_GAUSSIANS):
+        mod = obj.modifiers.get(SPLAT_MODIFIER)
+        if mod is None or mod.node_group is None:
+            continue
+        splat_nodes.set_group_input(mod, splat_nodes.SHOW_FILLED, display != "HIDE")
+        splat_nodes.set_group_input(mod, splat_nodes.FILLED_TINT, 0.7 if display == "TINT" else 0.0)
+        changed += 1
+    return changed
+
+
+def filled_display(collection: bpy.types.Collection) -> str:
+    """The current SHOW / TINT / HIDE state of a collection's filled-in Gaussians (SHOW when unknown)."""
+    for obj in objects_with_role(collection, ROLE_GAUSSIANS):
+        mod = obj.modifiers.get(SPLAT_MODIFIER)
+        if mod is None or mod.node_group is None:
+            continue
+        try:
+            if not splat_nodes.get_group_input(mod, splat_nodes.SHOW_FILLED):
+                return "HIDE"
+            return "TINT" if splat_nodes.get_group_input(mod, splat_nodes.FILLED_TINT) > 0 else "SHOW"
+        except KeyError:
+            return "SHOW"
+    return "SHOW"
+
+
+def stored_depth_range(collection: bpy.types.Collection) -> tuple[float, float] | None:
+    """The (near, far) depth range stored on an imported asset's collection, or None."""
+    value = collection.get(DEPTH_RANGE_PROP)
+    if value is None or len(value) != 2:
+        return None
+    return float(value[0]), float(value[1])
 
 
 def _point_attribute(mesh, name: str, data_type: str, prop: str, values: np.ndarray):
@@ -219,6 +322,9 @@ def _build_points_object(asset: Asset, name: str, import_id: str, frame_start: i
     _point_attribute(mesh, splat_nodes.OPACITY_ATTR, "FLOAT", "value", g.opacities)
     _point_attribute(mesh, splat_nodes.SCALE_ATTR, "FLOAT_VECTOR", "vector", g.scales_at(0))
     _point_attribute(mesh, splat_nodes.ROTATION_ATTR, "QUATERNION", "value", g.rotations_at(0))
+    filled = filled_flags(asset)
+    if filled is not None:
+        _point_attribute(mesh, splat_nodes.FILLED_ATTR, "INT8", "value", filled)
     mesh.color_attributes.active_color_name = splat_nodes.COLOR_ATTR
     mesh.color_attributes.render_color_index = mesh.color_attributes.active_color_index
     mesh.update()
@@ -360,6 +466,15 @@ def _store_facts(coll, asset: Asset, asset_dir: Path, frame_start: int) -> None:
     coll[CAMERA_PROP] = json.dumps(man["camera"])
     coll[BOUNDS_MIN_PROP] = [float(v) for v in lo]
     coll[BOUNDS_MAX_PROP] = [float(v) for v in hi]
+    filled = filled_flags(asset)
+    coll[SUBJECT_PROP] = str(man.get("subject") or "object")
+    coll[FILLED_COUNT_PROP] = int(filled.sum()) if filled is not None else 0
+    depth_range = depth_range_of(asset, filled)
+    if depth_range is not None:
+        coll[DEPTH_RANGE_PROP] = list(depth_range)
+    centre = (man.get("scene") or {}).get("centre")
+    if centre is not None and len(centre) == 3 and np.all(np.isfinite(np.asarray(centre, np.float64))):
+        coll[TARGET_PROP] = [float(v) for v in centre]
 
 
 def _build(scene, asset: Asset, asset_dir: Path, name: str, import_id: str) -> bpy.types.Collection:

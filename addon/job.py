@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 
 import bpy
 
-from . import engines, paths
+from ..backend.single_settings import parse_motion
+from . import drags, engines, paths
 from .image_inputs import InputProblem, resolve_image_input
 
 
@@ -82,38 +84,106 @@ def quality_of(settings, prefs) -> str:
 def prepare_job(context, prefs) -> PreparedJob:
     """Validate the scene's Tween4D settings and build the job.
 
+    Two Images: ``{"mode": "two_image", "inputs": {"start", "end"}, ...}``.
+    One Image: ``{"mode": "single_image", "inputs": {"image"}, ...}`` with the
+    settings' ``subject``, ``horizon`` and ``motion`` (:func:`motion_request`),
+    as ``backend.single_settings`` reads them.
+
     Raises:
         InputProblem: a missing/unreadable input, an unusable output folder, or
-            a mode that is not available yet (the message says what to fix).
+            motion settings that cannot work (the message says what to fix).
     """
     settings = context.scene.tween4d
-    if settings.mode != "TWO_IMAGE":
-        raise InputProblem("One-image mode is coming soon.", "Switch the mode to Two Images.")
+    one_image = settings.mode == "ONE_IMAGE"
+    motion = motion_request(settings) if one_image else None
     temp_dir = tempfile.mkdtemp(prefix="tween4d-inputs-")
     try:
-        start = resolve_image_input(settings.start, "start", temp_dir)
-        end = resolve_image_input(settings.end, "end", temp_dir)
-        output = asset_dir_for(settings, input_label(settings.start))
+        if one_image:
+            inputs = {"image": resolve_image_input(settings.image, "input", temp_dir)}
+            label = input_label(settings.image)
+        else:
+            inputs = {"start": resolve_image_input(settings.start, "start", temp_dir),
+                      "end": resolve_image_input(settings.end, "end", temp_dir)}
+            label = input_label(settings.start)
+        output = asset_dir_for(settings, label)
         _check_output(output)
     except BaseException:
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise
+    stages = engines.ONE_IMAGE_STAGES if one_image else engines.TWO_IMAGE_STAGES
+    chosen = {stage: getattr(settings, f"engine_{stage}") for stage in stages}
+    job_settings = {
+        "frames": int(settings.frames),
+        "fps": float(settings.fps),
+        "quality": quality_of(settings, prefs),
+        "seed": int(settings.seed),
+        "engines": chosen,
+        "frame_plys": bool(settings.frame_plys),
+        "preview": bool(settings.preview),
+        "device": prefs.device,
+    }
+    if one_image:
+        chosen["animate"] = motion["source"]
+        job_settings.update({
+            "subject": settings.subject,
+            "horizon": None if settings.horizon_auto else float(settings.horizon),
+            "motion": motion,
+        })
     request = {
-        "mode": "two_image",
-        "inputs": {"start": start, "end": end},
+        "mode": "single_image" if one_image else "two_image",
+        "inputs": inputs,
         "output": output,
-        "settings": {
-            "frames": int(settings.frames),
-            "fps": float(settings.fps),
-            "quality": quality_of(settings, prefs),
-            "seed": int(settings.seed),
-            "engines": {stage: getattr(settings, f"engine_{stage}") for stage in engines.STAGES},
-            "frame_plys": bool(settings.frame_plys),
-            "preview": bool(settings.preview),
-            "device": prefs.device,
-        },
+        "settings": job_settings,
     }
     return PreparedJob(request=request, output=output, temp_dir=temp_dir)
+
+
+def motion_request(settings) -> dict:
+    """The job's ``motion`` object from the panel (``backend.single_settings`` format).
+
+    * preset: ``{"source": "preset", "preset", "amplitude", "period_frames"
+      (None = one cycle per clip), "direction_deg" (degrees counter-clockwise
+      from image right), "loop"}``;
+    * drag: ``{"source": "drag", "drags": [[u0, v0, u1, v1], ...], "pins": [[u, v], ...]}``
+      in input-image pixels (origin top-left, v down);
+    * video: ``{"source": "video", "prompt"}``.
+
+    The result is checked with ``backend.single_settings.parse_motion`` (the
+    backend's own rules, standard library only), so a zero-length arrow or a
+    pin on an arrow's start is reported before a job starts.
+
+    Raises:
+        InputProblem: a drag motion without drag arrows, or motion settings the backend would refuse.
+    """
+    motion = _motion_dict(settings)
+    try:
+        parse_motion(motion, int(settings.frames))
+    except ValueError as exc:
+        hint = ("Edit or remove that entry in the drag list." if motion["source"] == "drag"
+                else "Change the motion settings.")
+        raise InputProblem(f"The motion settings cannot work: {exc}.", hint) from exc
+    return motion
+
+
+def _motion_dict(settings) -> dict:
+    source = settings.motion_source
+    if source == "drag":
+        drag_list, pins = drags.motion_lists(settings.drags)
+        if not drag_list:
+            raise InputProblem("The drag motion has no drag arrows.",
+                               "Open the image in the Image Editor and use Place Drags (drag from a point to where "
+                               "it should go), or draw annotation arrows and use From Annotations.")
+        return {"source": "drag", "drags": drag_list, "pins": pins}
+    if source == "video":
+        return {"source": "video", "prompt": settings.motion_prompt.strip()}
+    return {
+        "source": "preset",
+        "preset": settings.motion_preset,
+        "amplitude": float(settings.motion_amplitude),
+        "period_frames": int(settings.motion_period) if settings.motion_period >= 2 else None,
+        "direction_deg": math.degrees(settings.motion_direction),
+        "loop": bool(settings.motion_loop),
+    }
 
 
 def _check_output(output: str) -> None:

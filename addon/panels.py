@@ -1,11 +1,17 @@
-"""View3D > Sidebar > Tween4D: inputs, Generate/progress/Cancel, errors, settings, engines, asset tools, recent results."""
+"""View3D > Sidebar > Tween4D: inputs, Generate/progress/Cancel, errors, settings, engines, asset tools, recent results.
+
+One Image mode adds the subject, the motion source with its settings (preset,
+drag arrows + pins as a list, video prompt) and the camera rig added on
+import; Image Editor > Sidebar > Tween4D holds the drag list and the buttons
+that place drags on the image (``addon.operators.drags``).
+"""
 
 from __future__ import annotations
 
 import os
 
 import bpy
-from bpy.types import Panel
+from bpy.types import Panel, UIList
 
 from . import engines
 from .job import output_root
@@ -32,6 +38,70 @@ def _draw_image_input(layout, image_input, label: str) -> None:
         col.prop(image_input, "filepath", text="")
     else:
         col.template_ID(image_input, "image", open="image.open")
+
+
+class TWEEN4D_UL_drags(UIList):
+    """Drag arrows (start -> end) and pins of One Image mode, in input-image pixels (origin top-left)."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
+        row = layout.row(align=True)
+        if item.kind == "DRAG":
+            row.label(text="", icon="FORWARD")
+            row.prop(item, "start", text="")
+            row.label(text="", icon="RIGHTARROW_THIN")
+            row.prop(item, "end", text="")
+        else:
+            row.label(text="", icon="PINNED")
+            row.prop(item, "start", text="")
+
+
+def _draw_drag_list(layout, settings) -> None:
+    row = layout.row()
+    row.template_list("TWEEN4D_UL_drags", "", settings, "drags", settings, "drag_index", rows=3)
+    col = row.column(align=True)
+    op = col.operator("tween4d.drag_add", text="", icon="ADD")
+    op.kind = "DRAG"
+    col.operator("tween4d.drag_remove", text="", icon="REMOVE")
+    col.separator()
+    col.operator("tween4d.drags_clear", text="", icon="TRASH")
+
+
+def _draw_motion(layout, settings) -> None:
+    box = layout.box()
+    box.prop(settings, "motion_source", expand=True)
+    source = settings.motion_source
+    if source == "preset":
+        col = box.column(align=True)
+        col.prop(settings, "motion_preset", text="")
+        col.prop(settings, "motion_amplitude")
+        col.prop(settings, "motion_period", text="Period (0 = clip)")
+        col.prop(settings, "motion_direction")
+        box.prop(settings, "motion_loop")
+    elif source == "drag":
+        _draw_drag_list(box, settings)
+        box.operator("tween4d.edit_drags", icon="IMAGE_DATA")
+        col = box.column(align=True)
+        col.scale_y = 0.8
+        col.label(text="Drag from a point to where it should go;")
+        col.label(text="click to pin a point. Pixels, origin top-left.")
+    else:
+        box.prop(settings, "motion_prompt", text="", placeholder="What happens (video model)")
+
+
+def _draw_one_image(layout, settings) -> None:
+    _draw_image_input(layout, settings.image, "Image")
+    layout.row().prop(settings, "subject", expand=True)
+    if settings.subject != "object":
+        row = layout.row(align=True)
+        row.prop(settings, "horizon_auto", text="Auto Horizon", toggle=True)
+        sub = row.row(align=True)
+        sub.enabled = not settings.horizon_auto
+        sub.prop(settings, "horizon", text="Horizon")
+    _draw_motion(layout, settings)
+    row = layout.row(align=True)
+    row.prop(settings, "camera_path")
+    if settings.camera_path not in ("NONE", "MATCH_INPUT", "ORBIT"):
+        row.prop(settings, "camera_strength", text="")
 
 
 def _draw_error(layout, job) -> None:
@@ -68,12 +138,11 @@ class VIEW3D_PT_tween4d(Panel):
         job = context.window_manager.tween4d_job
 
         layout.prop(settings, "mode", expand=True)
+        col = layout.column()
+        col.enabled = not job.running
         if settings.mode == "ONE_IMAGE":
-            box = layout.box()
-            box.label(text="One-image mode is coming soon.", icon="INFO")
+            _draw_one_image(col, settings)
         else:
-            col = layout.column()
-            col.enabled = not job.running
             _draw_image_input(col, settings.start, "Start")
             _draw_image_input(col, settings.end, "End")
 
@@ -87,7 +156,6 @@ class VIEW3D_PT_tween4d(Panel):
         else:
             row = layout.row()
             row.scale_y = 1.5
-            row.enabled = settings.mode == "TWO_IMAGE"
             row.operator("tween4d.generate", text="Generate", icon="PLAY")
 
         if job.error_message:
@@ -137,7 +205,7 @@ class VIEW3D_PT_tween4d_engines(Panel):
         layout.use_property_decorate = False
         layout.enabled = not context.window_manager.tween4d_job.running
         settings = context.scene.tween4d
-        for stage in engines.STAGES:
+        for stage in engines.PANEL_STAGES[settings.mode]:
             layout.prop(settings, f"engine_{stage}")
 
 
@@ -183,6 +251,7 @@ class VIEW3D_PT_tween4d_asset(Panel):
     bl_parent_id = "VIEW3D_PT_tween4d"
 
     def draw(self, context):
+        from . import importer
         from .importer import asset_collection_of, find_asset_collections
 
         layout = self.layout
@@ -198,7 +267,47 @@ class VIEW3D_PT_tween4d_asset(Panel):
         col.enabled = coll is not None
         col.operator_menu_enum("tween4d.add_camera_rig", "path", text="Add Camera Rig", icon="VIEW_CAMERA")
         col.operator("tween4d.bake_export", text="Bake & Export glTF / FBX", icon="EXPORT")
+        if coll is not None and coll.get(importer.FILLED_COUNT_PROP):
+            current = importer.filled_display(coll)
+            layout.label(text=f"Filled in: {coll[importer.FILLED_COUNT_PROP]:,} Gaussians")
+            row = layout.row(align=True)
+            for display, text in (("SHOW", "Show"), ("TINT", "Tint"), ("HIDE", "Hide")):
+                op = row.operator("tween4d.filled_display", text=text, depress=current == display)
+                op.display = display
 
 
-classes = (VIEW3D_PT_tween4d, VIEW3D_PT_tween4d_settings, VIEW3D_PT_tween4d_engines, VIEW3D_PT_tween4d_asset,
-           VIEW3D_PT_tween4d_recent)
+class IMAGE_PT_tween4d_drags(Panel):
+    """Image Editor > Sidebar > Tween4D: place One Image drag arrows and pins on the input image."""
+
+    bl_space_type = "IMAGE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = PANEL_CATEGORY
+    bl_label = "Tween4D Drags"
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and hasattr(context.scene, "tween4d")
+
+    def draw(self, context):
+        from .operators.drags import is_input_image
+
+        layout = self.layout
+        settings = context.scene.tween4d
+        if settings.mode != "ONE_IMAGE":
+            layout.label(text="Switch Tween4D to One Image mode.", icon="INFO")
+            layout.prop(settings, "mode", expand=True)
+            return
+        image = getattr(context.space_data, "image", None)
+        if image is not None and not is_input_image(settings.image, image):
+            layout.label(text="Not the One Image input:", icon="ERROR")
+            layout.label(text="drags are measured on the input.")
+        _draw_drag_list(layout, settings)
+        col = layout.column(align=True)
+        col.operator("tween4d.place_drags", icon="FORWARD")
+        col.operator("tween4d.drags_from_annotations", icon="GREASEPENCIL")
+        if settings.motion_source != "drag":
+            layout.label(text="Motion source is not Drag.", icon="INFO")
+
+
+classes = (TWEEN4D_UL_drags, VIEW3D_PT_tween4d, VIEW3D_PT_tween4d_settings, VIEW3D_PT_tween4d_engines,
+           VIEW3D_PT_tween4d_asset, VIEW3D_PT_tween4d_recent, IMAGE_PT_tween4d_drags)

@@ -1,7 +1,9 @@
 """Scene settings (saved with the .blend) and job/install state (per session, on the window manager).
 
 * ``Scene.tween4d`` (:class:`TWEEN4D_PG_settings`): inputs, frames, fps,
-  quality, seed, engines per stage, output folder, recent results.
+  quality, seed, engines per stage, output folder, recent results; in One
+  Image mode also the subject, the motion source and its settings (preset,
+  drag arrows and pins, video prompt) and the camera rig added on import.
 * ``WindowManager.tween4d_job`` (:class:`TWEEN4D_PG_job`): the running
   generation's progress, stage and last error. Transient state lives on the
   window manager, not the scene, so a saved file never claims a job is running.
@@ -17,6 +19,7 @@ from bpy.props import (
     CollectionProperty,
     EnumProperty,
     FloatProperty,
+    FloatVectorProperty,
     IntProperty,
     PointerProperty,
     StringProperty,
@@ -24,6 +27,7 @@ from bpy.props import (
 from bpy.types import PropertyGroup
 
 from . import engines
+from .drags import KIND_DRAG, KIND_PIN
 
 RECENT_LIMIT = 8
 
@@ -54,6 +58,38 @@ class TWEEN4D_PG_image_input(PropertyGroup):
     image: PointerProperty(name="Image", type=bpy.types.Image, description="Image data-block to use")
 
 
+class TWEEN4D_PG_drag(PropertyGroup):
+    """One drag arrow (this point goes there) or pin (this point stays), in input-image pixels.
+
+    Pixels: origin at the image's top-left corner, u right, v down (the job's
+    ``motion.drags`` / ``motion.pins``). A pin uses ``start`` only.
+    """
+
+    kind: EnumProperty(
+        name="Kind",
+        items=[
+            (KIND_DRAG, "Drag", "Move the image point at Start to End", "FORWARD", 0),
+            (KIND_PIN, "Pin", "Keep the image point at Start where it is", "PINNED", 1),
+        ],
+        default=KIND_DRAG,
+    )
+    start: FloatVectorProperty(name="Start", description="Image pixel (u right, v down) the arrow starts at, "
+                               "or the pinned pixel", size=2, precision=1)
+    end: FloatVectorProperty(name="End", description="Image pixel (u right, v down) the point should move to",
+                             size=2, precision=1)
+
+
+CAMERA_PATH_ITEMS = [
+    ("NONE", "None", "Add no camera rig (the input camera is still imported)"),
+    ("MATCH_INPUT", "Static", "The input camera, still (MoRe4D 'static')"),
+    ("DOLLY", "Dolly In-Out", "Move toward the subject and back out along the view (MoRe4D 'dolly')"),
+    ("CIRCLE", "Circle", "A small circle in the image plane, looking at the subject (MoRe4D 'circle')"),
+    ("ARC", "Arc", "Swing round the subject by 45 degrees, rising a little (MoRe4D 'surrounding')"),
+    ("ROTATE", "Rotate +-30", "Yaw 30 degrees each way about the subject and back (MoRe4D 'rotation')"),
+    ("ORBIT", "Orbit", "One full turn around the asset (objects; scenes show their unseen back)"),
+]
+
+
 class TWEEN4D_PG_recent_result(PropertyGroup):
     """One generated asset directory, newest first in ``Scene.tween4d.recent``."""
 
@@ -71,14 +107,43 @@ class TWEEN4D_PG_settings(PropertyGroup):
         name="Mode",
         items=[
             ("TWO_IMAGE", "Two Images", "Start and end state of the object: the motion in between is generated"),
-            ("ONE_IMAGE", "One Image", "A single image animated with a motion preset (coming soon)"),
+            ("ONE_IMAGE", "One Image", "A single image (an object or a whole scene) lifted to 3D and animated by a "
+                                       "motion preset, drag arrows or a video model"),
         ],
         default="TWO_IMAGE",
     )
     start: PointerProperty(type=TWEEN4D_PG_image_input, name="Start Image")
     end: PointerProperty(type=TWEEN4D_PG_image_input, name="End Image")
-    frames: IntProperty(name="Frames", description="Number of frames of the animation (first = start image, "
-                        "last = end image)", default=49, min=2, max=1000, soft_max=241)
+    image: PointerProperty(type=TWEEN4D_PG_image_input, name="Image", description="The one input image")
+    subject: EnumProperty(name="Subject", items=list(engines.SUBJECTS), default="auto",
+                          description="Is the image one object or a whole scene")
+    horizon_auto: BoolProperty(name="Auto Horizon", default=True,
+                               description="Estimate the horizon of a scene from the image")
+    horizon: FloatProperty(name="Horizon", description="Horizon row of a scene, as a fraction of the image height "
+                           "from the top (0 = top edge, 1 = bottom edge)", default=0.5, min=0.0, max=1.0,
+                           subtype="FACTOR")
+    motion_source: EnumProperty(name="Motion", items=engines.enum_items("animate"),
+                                default=engines.default_engine("animate"), description="What makes the image move")
+    motion_preset: EnumProperty(name="Preset", items=list(engines.MOTION_PRESETS), default="sway",
+                                description="The named motion")
+    motion_amplitude: FloatProperty(name="Amplitude", description="Motion scale: 1 is the preset's gentle "
+                                    "default, 0 still", default=1.0, min=0.0, max=5.0, soft_max=3.0)
+    motion_period: IntProperty(name="Period", description="Frames per motion cycle; 0 = one cycle over the clip",
+                               default=0, min=0, max=10000, soft_max=240)
+    motion_direction: FloatProperty(name="Direction", description="Direction of the motion, counter-clockwise "
+                                    "from image right", default=0.0, subtype="ANGLE", unit="ROTATION")
+    motion_loop: BoolProperty(name="Seamless Loop", default=True,
+                              description="The clip loops: the frame after the last would equal the first")
+    motion_prompt: StringProperty(name="Prompt", description="What should happen in the image (video model)")
+    drags: CollectionProperty(type=TWEEN4D_PG_drag, name="Drags")
+    drag_index: IntProperty(name="Active Drag", default=0, min=0)
+    camera_path: EnumProperty(name="Camera", items=CAMERA_PATH_ITEMS, default="ARC",
+                              description="Camera rig added when the asset is imported")
+    camera_strength: FloatProperty(name="Camera Strength", description="How far the camera path moves "
+                                   "(1 = MoRe4D-like defaults)", default=1.0, min=0.0, max=3.0)
+    frames: IntProperty(name="Frames", description="Number of frames of the animation (two images: first = start "
+                        "image, last = end image; one image: first = the image)", default=49, min=2, max=1000,
+                        soft_max=241)
     fps: FloatProperty(name="FPS", description="Playback rate of the generated animation, frames per second",
                        default=24.0, min=1.0, max=240.0, precision=2)
     quality: EnumProperty(
@@ -149,6 +214,7 @@ class TWEEN4D_PG_install(PropertyGroup):
 
 classes = (
     TWEEN4D_PG_image_input,
+    TWEEN4D_PG_drag,
     TWEEN4D_PG_recent_result,
     TWEEN4D_PG_settings,
     TWEEN4D_PG_job,

@@ -8,6 +8,8 @@ and whose point attributes carry the rest of each Gaussian (see
 * ``opacity``   FLOAT, 0..1
 * ``scale``     FLOAT_VECTOR, standard deviations in metres (local axes)
 * ``rotation``  QUATERNION (w, x, y, z), local-to-world rotation
+* ``filled``    INT8, one-image assets only: 1 = filled in behind what the
+  image shows (asset-format.md); the group can hide or tint these
 
 The node group instances a low-poly ico-sphere on every point, rotated by
 ``rotation`` and scaled by ``scale`` times a sigma multiplier, and drops points
@@ -35,11 +37,15 @@ SIGMA_SCALE = "Sigma Scale"
 MIN_OPACITY = "Min Opacity"
 SUBDIVISIONS = "Subdivisions"
 MATERIAL = "Material"
+SHOW_FILLED = "Show Filled"
+FILLED_TINT = "Filled Tint"
+TINT_COLOR = (1.0, 0.05, 0.6, 1.0)  # magenta: reads as "not from the image" on most pictures
 
 COLOR_ATTR = "Col"
 OPACITY_ATTR = "opacity"
 SCALE_ATTR = "scale"
 ROTATION_ATTR = "rotation"
+FILLED_ATTR = "filled"
 
 
 def _socket(sockets, name: str):
@@ -75,7 +81,10 @@ def build_splat_node_group(name: str, material: bpy.types.Material | None) -> bp
     Group inputs: Geometry (the points mesh), Sigma Scale (float, the ellipsoid
     radius in standard deviations, default 1.5), Min Opacity (float, points
     below are hidden, default 0.05), Subdivisions (int, ico-sphere level 1..3,
-    default 1 = 20 faces per splat), Material. Output: instances.
+    default 1 = 20 faces per splat), Material, Show Filled (bool, default on:
+    off hides the Gaussians whose ``filled`` attribute is 1), Filled Tint
+    (float 0..1, default 0: how far those Gaussians' colour is pulled toward
+    magenta). Output: instances.
 
     Args:
         name: the node group's name.
@@ -95,6 +104,10 @@ def build_splat_node_group(name: str, material: bpy.types.Material | None) -> bp
     mat_sock = _new_input(tree, MATERIAL, "NodeSocketMaterial", description="Material of the splats")
     if material is not None:
         mat_sock.default_value = material
+    _new_input(tree, SHOW_FILLED, "NodeSocketBool", True,
+               description="Show the Gaussians filled in behind what the image shows (one-image assets)")
+    _new_input(tree, FILLED_TINT, "NodeSocketFloat", 0.0, 0.0, 1.0,
+               description="Tint the filled-in Gaussians magenta by this much")
     tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
 
     nodes, links = tree.nodes, tree.links
@@ -110,11 +123,49 @@ def build_splat_node_group(name: str, material: bpy.types.Material | None) -> bp
     compare.location = (-600, 200)
     links.new(_named_attribute(tree, OPACITY_ATTR, "FLOAT", (-800, 250)), _socket(compare.inputs, "A"))
     links.new(_socket(gin.outputs, MIN_OPACITY), _socket(compare.inputs, "B"))
+    # ... and the filled-in ones when Show Filled is off (a missing attribute reads as 0).
+    filled = _named_attribute(tree, FILLED_ATTR, "FLOAT", (-800, 450))
+    is_filled = nodes.new("FunctionNodeCompare")
+    is_filled.data_type = "FLOAT"
+    is_filled.operation = "GREATER_THAN"
+    is_filled.location = (-600, 450)
+    links.new(filled, _socket(is_filled.inputs, "A"))
+    _socket(is_filled.inputs, "B").default_value = 0.5
+    hide = nodes.new("FunctionNodeBooleanMath")
+    hide.operation = "NIMPLY"  # filled and not Show Filled
+    hide.location = (-450, 400)
+    links.new(_socket(is_filled.outputs, "Result"), hide.inputs[0])
+    links.new(_socket(gin.outputs, SHOW_FILLED), hide.inputs[1])
+    drop = nodes.new("FunctionNodeBooleanMath")
+    drop.operation = "OR"
+    drop.location = (-450, 250)
+    links.new(_socket(compare.outputs, "Result"), drop.inputs[0])
+    links.new(hide.outputs[0], drop.inputs[1])
     delete = nodes.new("GeometryNodeDeleteGeometry")
     delete.domain = "POINT"
-    delete.location = (-400, 100)
+    delete.location = (-300, 100)
     links.new(_socket(gin.outputs, "Geometry"), delete.inputs["Geometry"])
-    links.new(_socket(compare.outputs, "Result"), delete.inputs["Selection"])
+    links.new(drop.outputs[0], delete.inputs["Selection"])
+
+    # Tint: Col <- mix(Col, TINT_COLOR, filled * Filled Tint), before the instances copy it.
+    factor = nodes.new("ShaderNodeMath")
+    factor.operation = "MULTIPLY"
+    factor.location = (-450, 600)
+    links.new(filled, factor.inputs[0])
+    links.new(_socket(gin.outputs, FILLED_TINT), factor.inputs[1])
+    mix = nodes.new("ShaderNodeMix")
+    mix.data_type = "RGBA"
+    mix.location = (-300, 600)
+    links.new(factor.outputs[0], _socket(mix.inputs, "Factor"))
+    links.new(_named_attribute(tree, COLOR_ATTR, "FLOAT_COLOR", (-650, 650)), _socket(mix.inputs, "A"))
+    _socket(mix.inputs, "B").default_value = TINT_COLOR
+    store = nodes.new("GeometryNodeStoreNamedAttribute")
+    store.data_type = "FLOAT_COLOR"
+    store.domain = "POINT"
+    store.location = (-150, 250)
+    store.inputs["Name"].default_value = COLOR_ATTR
+    links.new(_socket(delete.outputs, "Geometry"), store.inputs["Geometry"])
+    links.new(_socket(mix.outputs, "Result"), _socket(store.inputs, "Value"))
 
     sphere = nodes.new("GeometryNodeMeshIcoSphere")
     sphere.location = (-600, -150)
@@ -133,12 +184,34 @@ def build_splat_node_group(name: str, material: bpy.types.Material | None) -> bp
 
     inst = nodes.new("GeometryNodeInstanceOnPoints")
     inst.location = (0, 0)
-    links.new(_socket(delete.outputs, "Geometry"), inst.inputs["Points"])
+    links.new(_socket(store.outputs, "Geometry"), inst.inputs["Points"])
     links.new(_socket(set_mat.outputs, "Geometry"), inst.inputs["Instance"])
     links.new(_named_attribute(tree, ROTATION_ATTR, "QUATERNION", (-250, -250)), inst.inputs["Rotation"])
     links.new(_socket(scale.outputs, "Vector"), inst.inputs["Scale"])
     links.new(_socket(inst.outputs, "Instances"), _socket(gout.inputs, "Geometry"))
     return tree
+
+
+def set_group_input(modifier, name: str, value) -> None:
+    """Set the Geometry Nodes modifier's group input called ``name`` (e.g. SHOW_FILLED) to ``value``.
+
+    Raises:
+        KeyError: the modifier's node group has no such input.
+    """
+    for item in modifier.node_group.interface.items_tree:
+        if getattr(item, "in_out", None) == "INPUT" and item.name == name:
+            modifier[item.identifier] = value
+            modifier.id_data.update_tag()
+            return
+    raise KeyError(f"node group {modifier.node_group.name!r} has no input {name!r}")
+
+
+def get_group_input(modifier, name: str):
+    """The modifier's value of the group input called ``name`` (its default when unset)."""
+    for item in modifier.node_group.interface.items_tree:
+        if getattr(item, "in_out", None) == "INPUT" and item.name == name:
+            return modifier.get(item.identifier, item.default_value)
+    raise KeyError(f"node group {modifier.node_group.name!r} has no input {name!r}")
 
 
 def _attribute_node(tree, name: str, attribute_type: str, location):

@@ -19,7 +19,8 @@ from typing import Optional
 import bpy
 from bpy.types import Operator
 
-from .. import session
+from ...backend.asset import AssetError
+from .. import camera_rigs, session
 from ..client import BackendError
 from ..image_inputs import InputProblem
 from ..importer import import_asset
@@ -42,7 +43,7 @@ def tag_redraw(context) -> None:
 
 
 class TWEEN4D_OT_generate(TimerModal, Operator):
-    """Generate an animated 3D asset from the start and end images (ESC cancels)"""
+    """Generate an animated 3D asset from the start and end images, or from one image (ESC cancels)"""
 
     bl_idname = "tween4d.generate"
     bl_label = "Generate"
@@ -59,9 +60,6 @@ class TWEEN4D_OT_generate(TimerModal, Operator):
             return False
         if context.window_manager.tween4d_job.running:
             cls.poll_message_set("A generation is already running")
-            return False
-        if context.scene.tween4d.mode != "TWO_IMAGE":
-            cls.poll_message_set("One-image mode is coming soon")
             return False
         return True
 
@@ -147,11 +145,25 @@ class TWEEN4D_OT_generate(TimerModal, Operator):
             state.error_hint = "Fix the problem and use Import in Recent Results."
             self.report({"WARNING"}, state.error_message)
             return {"FINISHED"}
+        rig_note = self._add_chosen_rig(context, collection)
         if not bpy.app.background:
             # The modal operator has no undo step of its own: give the import one.
             bpy.ops.ed.undo_push(message="Tween4D Import")
-        self.report({"INFO"}, f"Imported '{getattr(collection, 'name', asset)}' from {asset}")
+        self.report({"INFO"}, f"Imported '{getattr(collection, 'name', asset)}' from {asset}{rig_note}")
         return {"FINISHED"}
+
+    def _add_chosen_rig(self, context, collection) -> str:
+        """One Image mode: add the camera rig chosen in the panel. Returns a note for the report."""
+        settings = context.scene.tween4d
+        if settings.mode != "ONE_IMAGE" or settings.camera_path == "NONE":
+            return ""
+        try:
+            rig = camera_rigs.add_camera_rig(context, collection, settings.camera_path,
+                                             strength=float(settings.camera_strength))
+        except (AssetError, ValueError) as exc:
+            self.report({"WARNING"}, f"Imported, but no camera rig was added: {exc}")
+            return ""
+        return f" with camera rig '{rig.name}'"
 
     # -- blocking path (background mode, scripts) --------------------------
 

@@ -84,4 +84,42 @@ def menu_func_import(self, context):
     self.layout.operator(TWEEN4D_OT_import_asset.bl_idname, text="Tween4D Asset (folder)")
 
 
-classes = (TWEEN4D_OT_import_asset,)
+class TWEEN4D_OT_filled_display(Operator):
+    """Show, tint or hide the Gaussians a one-image asset filled in behind what the image shows"""
+
+    bl_idname = "tween4d.filled_display"
+    bl_label = "Filled-In Gaussians"
+    bl_options = {"REGISTER", "UNDO"}
+
+    display: EnumProperty(
+        name="Display",
+        items=(
+            ("SHOW", "Show", "Draw them like the others"),
+            ("TINT", "Tint", "Draw them tinted magenta, to see what was invented"),
+            ("HIDE", "Hide", "Do not draw them: only what the image shows"),
+        ),
+        default="SHOW",
+    )
+    collection_name: StringProperty(name="Asset", description="The asset's collection (empty: the active one)")
+
+    @classmethod
+    def poll(cls, context):
+        if not importer.find_asset_collections():
+            cls.poll_message_set("Import a Tween4D asset first")
+            return False
+        return True
+
+    def execute(self, context):
+        coll = bpy.data.collections.get(self.collection_name) if self.collection_name \
+            else importer.asset_collection_of(context)
+        if coll is None:
+            self.report({"ERROR"}, "Which asset? Select one of its objects")
+            return {"CANCELLED"}
+        if not coll.get(importer.FILLED_COUNT_PROP):
+            self.report({"WARNING"}, f"{coll.name} has no filled-in Gaussians")
+            return {"CANCELLED"}
+        importer.set_filled_display(coll, self.display)
+        return {"FINISHED"}
+
+
+classes = (TWEEN4D_OT_import_asset, TWEEN4D_OT_filled_display)

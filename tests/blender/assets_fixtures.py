@@ -130,6 +130,65 @@ def make_test_asset(
     return write_asset(out_dir, Asset(manifest=manifest, gaussians=g, mesh=mesh))
 
 
+SCENE_DEPTH_RANGE = (2.0, 8.0)
+
+
+def make_single_image_asset(out_dir: Path, *, subject: str = "scene", t: int = 9, width: int = 32, height: int = 24,
+                            record_depth_range: bool = True) -> Path:
+    """Write a small one-image asset (mode "single_image") and return its folder.
+
+    One Gaussian per pixel of a ``width`` x ``height`` image seen by the input
+    camera (3 m in front on -Y, looking +Y), unprojected at a depth that runs
+    from 2 m (bottom row) to 8 m (top row), with a block in the middle at 3 m;
+    behind the block a hidden layer of Gaussians at 4 m, flagged filled in
+    (``filled`` = 1 in gaussians.npz, as asset-format.md asks for single-image
+    assets). The seen points sway sideways over the frames, more toward the
+    top. No mesh. For ``subject`` "scene" the manifest records the depth range
+    (``SCENE_DEPTH_RANGE``) and the centre at its middle depth on the optical
+    axis, as ``scene.depth_range_m`` / ``scene.centre``, unless
+    ``record_depth_range`` is off; one far
+    outlier at 60 m stretches the bounding box, so a rig framed on the bounding
+    box would differ from one framed on the depth range.
+    """
+    cam = Camera.looking_along_y(width, height, 30.0, (0.0, -3.0, 1.0))
+    rows, cols = np.mgrid[0:height, 0:width]
+    uv = np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], axis=1)
+    depth = 8.0 - 6.0 * rows.ravel() / (height - 1)
+    block = (np.abs(cols.ravel() - width / 2) < width / 6) & (np.abs(rows.ravel() - height / 2) < height / 5)
+    depth = np.where(block, 3.0, depth)
+    seen = cam.unproject(uv, depth)
+    hidden = cam.unproject(uv[block], np.full(block.sum(), 4.0))
+    points = np.concatenate([seen, hidden, cam.unproject(np.array([[width / 2, 0.5]]), np.array([60.0]))])
+    n = len(points)
+    filled = np.zeros(n, np.int8)
+    filled[len(seen):len(seen) + len(hidden)] = 1
+    means = np.empty((t, n, 3), np.float32)
+    for i in range(t):
+        sway = 0.05 * np.sin(2 * np.pi * i / t) * (points[:, 2] - points[:, 2].min())
+        means[i] = points + np.stack([sway, np.zeros(n), np.zeros(n)], axis=1)
+    rng = np.random.default_rng(1)
+    g = Gaussians(
+        means=means,
+        colors=rng.uniform(size=(n, 3)).astype(np.float32),
+        opacities=np.full(n, 0.9, np.float32),
+        scales=np.full((n, 3), 0.03, np.float32),
+        rotations=np.tile(np.array([[1.0, 0, 0, 0]], np.float32), (n, 1)),
+        source_pixel=np.concatenate([np.stack([rows.ravel(), cols.ravel()], 1), np.stack([rows.ravel()[block], cols.ravel()[block]], 1), [[0, width // 2]]]).astype(np.int32),
+        filled=filled,
+    )
+    manifest = {
+        "mode": "single_image", "fps": 24.0, "keyframes": [0], "camera": cam.to_dict(), "subject": subject,
+        "motion": {"source": "preset", "preset": "sway", "amplitude": 1.0, "period_frames": None,
+                   "direction_deg": 0.0, "loop": True},
+        "settings": {}, "engines": {}, "generator": {"name": "tween4d", "version": "test"}, "timings_s": {},
+    }
+    if subject == "scene" and record_depth_range:  # as backend.pipeline.one_image records it
+        mid = sum(SCENE_DEPTH_RANGE) / 2
+        centre = cam.unproject(np.array([cam.cx, cam.cy]), np.array(mid))
+        manifest["scene"] = {"depth_range_m": list(SCENE_DEPTH_RANGE), "centre": [float(v) for v in centre]}
+    return Path(write_asset(out_dir, Asset(manifest=manifest, gaussians=g)))
+
+
 @pytest.fixture(scope="session")
 def tween4d_pkg():
     """The repository imported as package ``tween4d``."""

@@ -258,6 +258,21 @@ def test_panel_engine_defaults_match_the_backend(addon_package):
         assert engines.default_engine(stage) == name
         names = [item[0] for item in engines.ENGINE_CHOICES[stage]]
         assert tuple(names) == ENGINE_NAMES[stage], f"the panel offers other {stage} engines than the backend runs"
+    # each mode's stages are the backend's, and together they are all of them
+    assert set(engines.TWO_IMAGE_STAGES) | set(engines.ONE_IMAGE_STAGES) == set(DEFAULT_ENGINES)
+
+
+def test_one_image_choices_match_the_backend(addon_package):
+    from tween4d.addon import engines
+
+    from backend import single_settings
+
+    assert tuple(item[0] for item in engines.MOTION_PRESETS) == single_settings.PRESETS
+    assert tuple(item[0] for item in engines.SUBJECTS) == single_settings.SUBJECTS
+    assert tuple(item[0] for item in engines.ENGINE_CHOICES["animate"]) == single_settings.MOTION_SOURCES
+    from tween4d.addon import drags
+
+    assert (drags.MAX_DRAGS, drags.MAX_PINS) == (single_settings.MAX_DRAGS, single_settings.MAX_PINS)
 
 
 # -- install_deps.py progress (addon/install_runner.py) ---------------------

@@ -102,10 +102,63 @@ def test_panels_draw_each_state_with_valid_layout_calls(run):
     assert running["progress"] == [pytest.approx(0.3)]
     assert "tween4d.cancel" in running["operators"] and "tween4d.generate" not in running["operators"]
     assert result["generate_poll_while_running"] is False and result["cancel_requested"] is True
-    assert any("coming soon" in label for label in result["one_image_draw"]["labels"])
-    assert result["one_image_poll"] is False
     prefs = result["preferences_draw"]
     assert {"tween4d.install_dependencies", "tween4d.check_backend"} <= set(prefs["operators"])
+
+
+def test_one_image_panel_draws_each_motion_source(run):
+    one = run[0]["one_image"]
+    assert one["poll"] is True, "Generate is available in One Image mode"
+    assert not any("coming soon" in label for label in one["empty_draw"]["labels"])
+    assert "tween4d.generate" in one["empty_draw"]["operators"]
+    assert "Image" in one["empty_draw"]["labels"]
+    assert "tween4d.edit_drags" in one["drag_draw"]["operators"]
+    assert {"tween4d.place_drags", "tween4d.drags_from_annotations"} <= set(one["drag_draw"]["operators"])
+    assert {"tween4d.drag_add", "tween4d.drag_remove", "tween4d.drags_clear"} <= set(one["drag_draw"]["operators"])
+    assert "tween4d.edit_drags" not in one["preset_draw"]["operators"]
+    assert one["drag_list_draw"]["calls"] > 0
+
+
+def test_one_image_requests_follow_the_single_image_job_format(run, tmp_path):
+    one = run[0]["one_image"]
+    image = str(Path(run[1]) / "start.png")
+    preset, drag, video = (one["requests"][k] for k in ("preset", "drag", "video"))
+    for req in (preset, drag, video):
+        assert req["mode"] == "single_image"
+        assert req["inputs"] == {"image": image}
+        assert Path(req["output"]).name == "single"
+        assert set(req["settings"]["engines"]) == {"foreground", "depth", "animate"}
+        assert req["settings"]["engines"]["animate"] == req["settings"]["motion"]["source"]
+    assert preset["settings"]["engines"]["depth"] == "depth"
+    assert preset["settings"]["subject"] == "scene" and preset["settings"]["horizon"] == pytest.approx(0.4)
+    assert preset["settings"]["motion"] == {"source": "preset", "preset": "wave", "amplitude": 1.5,
+                                            "period_frames": 12, "direction_deg": pytest.approx(90.0),
+                                            "loop": False}
+    assert drag["settings"]["subject"] == "object" and drag["settings"]["horizon"] is None
+    assert drag["settings"]["motion"] == {"source": "drag", "drags": [[1.0, 2.0, 6.5, 4.0], [7.0, 1.0, 8.0, 0.0]],
+                                          "pins": [[4.0, 1.5]]}
+    assert video["settings"]["motion"] == {"source": "video", "prompt": "the bear waves"}
+    assert "no drag arrows" in one["no_drags_error"] and "Place Drags" in one["no_drags_error"]
+    assert "cannot be pinned and dragged" in one["conflict_error"] and "drag list" in one["conflict_error"]
+    assert "No input image chosen" in one["no_image_error"] and "to animate" in one["no_image_error"]
+
+
+def test_drag_list_operators_and_gestures(run):
+    one = run[0]["one_image"]
+    assert one["after_remove"] == [["DRAG", [0.0, 0.0], [10.0, 0.0]], ["DRAG", [0.0, 0.0], [10.0, 0.0]]]
+    assert one["after_clear"] == 0 and one["remove_poll_empty"] is False
+    # drag, click (pin), press off the image (refused), release off the image (clamped to its edge)
+    assert one["gestures"][0] == "" and one["gestures"][1] == "" and one["gestures"][3] == ""
+    assert "on the image" in one["gestures"][2]
+    assert one["list_after_gestures"] == [["DRAG", [1.0, 2.0], [6.5, 4.0]], ["PIN", [4.0, 1.5], [4.0, 1.5]],
+                                          ["DRAG", [7.0, 1.0], [8.0, 0.0]]]
+
+
+def test_one_image_run_adds_the_chosen_camera_rig(run):
+    run_result = run[0]["one_image"]["run"]
+    assert run_result["status"] == ["FINISHED"]
+    assert run_result["rig_path"] == "ARC"
+    assert run_result["recent"] == "single"
 
 
 def test_unregister_stops_the_backend(run):

@@ -22,7 +22,7 @@ import addon_utils  # noqa: E402
 from blender_helpers import emit, enable_working_tree  # noqa: E402
 
 PANELS = ("VIEW3D_PT_tween4d", "VIEW3D_PT_tween4d_settings", "VIEW3D_PT_tween4d_engines", "VIEW3D_PT_tween4d_asset",
-          "VIEW3D_PT_tween4d_recent")
+          "VIEW3D_PT_tween4d_recent", "IMAGE_PT_tween4d_drags")
 
 
 class DrawError(AssertionError):
@@ -65,6 +65,12 @@ class RecordingLayout:
                 data, prop = bound["data"], bound["property"]
                 if prop not in data.bl_rna.properties:
                     raise DrawError(f"{data!r} has no property {prop!r}")
+            if name == "template_list":
+                for data_key, prop_key in (("dataptr", "propname"), ("active_dataptr", "active_propname")):
+                    if bound[prop_key] not in bound[data_key].bl_rna.properties:
+                        raise DrawError(f"template_list: {bound[data_key]!r} has no property {bound[prop_key]!r}")
+                if not hasattr(bpy.types, bound["listtype_name"]):
+                    raise DrawError(f"UIList {bound['listtype_name']!r} is not registered")
             self._log.append((name, bound))
             if name == "operator":
                 return RecordingOperator(bound["operator"], bound)
@@ -217,9 +223,9 @@ def main(fake_interpreter: str, work_dir: str, start_png: str) -> None:
                        "asset_exists": os.path.exists(os.path.join(work_dir, "out", "crashed"))}
     result["crash_draw"] = summary(draw_all(context))
 
-    settings.mode = "ONE_IMAGE"
-    result["one_image_poll"] = bpy.ops.tween4d.generate.poll()
-    result["one_image_draw"] = summary(draw_all(context))
+    session.shutdown()
+    os.environ["TWEEN4D_FAKE_MODE"] = "behave"
+    one_image(context, package, prefs, work_dir, start_png, result)
     settings.mode = "TWO_IMAGE"
 
     check_and_install(context, package, prefs, work_dir, result)
@@ -231,6 +237,113 @@ def main(fake_interpreter: str, work_dir: str, start_png: str) -> None:
     addon_utils.disable(package, default_set=True)
     result["backend_processes_after_disable"] = [p.poll() is None for p in processes]
     emit(result)
+
+
+def draw_ui_list(settings) -> list:
+    """Draw every row of the drag list through TWEEN4D_UL_drags (checked like the panels)."""
+    log = []
+    ul = bpy.types.TWEEN4D_UL_drags
+    for index, item in enumerate(settings.drags):
+        ul.draw_item(None, bpy.context, RecordingLayout(log), settings, item, 0, settings, "drag_index", index)
+    return log
+
+
+def one_image(context, package, prefs, work_dir, image_png, result) -> None:
+    """One Image mode: panel draws, the request per motion source, the drag list operators, a run with a rig."""
+    import math
+
+    job_module = sys.modules[f"{package}.addon.job"]
+    drags = sys.modules[f"{package}.addon.drags"]
+    input_problem = sys.modules[f"{package}.addon.image_inputs"].InputProblem
+    settings = context.scene.tween4d
+    out = {}
+    settings.mode = "ONE_IMAGE"
+    out["poll"] = bpy.ops.tween4d.generate.poll()
+    out["empty_draw"] = summary(draw_all(context))
+    try:
+        bpy.ops.tween4d.generate()
+        out["no_image_error"] = ""
+    except RuntimeError as exc:
+        out["no_image_error"] = str(exc)
+
+    def request():
+        prepared = job_module.prepare_job(context, prefs)
+        prepared.cleanup()
+        return prepared.request
+
+    settings.image.filepath = image_png
+    settings.asset_name = "single"
+    settings.subject = "scene"
+    settings.horizon_auto = False
+    settings.horizon = 0.4
+    settings.motion_source = "preset"
+    settings.motion_preset = "wave"
+    settings.motion_amplitude = 1.5
+    settings.motion_period = 12
+    settings.motion_direction = math.radians(90.0)
+    settings.motion_loop = False
+    settings.engine_depth = "depth"
+    requests = {"preset": request()}
+    out["preset_draw"] = summary(draw_all(context))
+    settings.subject = "object"
+    settings.horizon_auto = True
+    settings.motion_period = 0
+    settings.motion_source = "drag"
+    try:
+        job_module.prepare_job(context, prefs)
+        out["no_drags_error"] = ""
+    except input_problem as exc:
+        out["no_drags_error"] = str(exc)
+    # The list operators, as the panel's buttons call them.
+    bpy.ops.tween4d.drag_add(kind="DRAG")
+    bpy.ops.tween4d.drag_add(kind="PIN")
+    bpy.ops.tween4d.drag_add(kind="DRAG")
+    settings.drag_index = 1
+    bpy.ops.tween4d.drag_remove()  # the selected pin
+    out["after_remove"] = [(d.kind, list(d.start), list(d.end)) for d in settings.drags]
+    bpy.ops.tween4d.drags_clear()
+    out["after_clear"] = len(settings.drags)
+    out["remove_poll_empty"] = bpy.ops.tween4d.drag_remove.poll()
+    # What the modal operator adds for a drag gesture and a click (its list handling).
+    size = (8, 6)
+    out["gestures"] = [
+        job_gesture(package, settings, (10, 10), (60, 40), (1.0, 2.0), (6.5, 4.0), size),
+        job_gesture(package, settings, (30, 30), (31, 31), (4.0, 1.5), (4.1, 1.6), size),
+        job_gesture(package, settings, (0, 0), (50, 50), (-1.0, 2.0), (5.0, 5.0), size),
+        job_gesture(package, settings, (10, 10), (99, 99), (7.0, 1.0), (20.0, -3.0), size),
+    ]
+    out["list_after_gestures"] = [(d.kind, list(d.start), list(d.end)) for d in settings.drags]
+    # a pin on an arrow's start is refused before any job starts, with the backend's own message
+    drags.add_entry(settings.drags, "PIN", (1.5, 2.5))
+    try:
+        job_module.prepare_job(context, prefs)
+        out["conflict_error"] = ""
+    except input_problem as exc:
+        out["conflict_error"] = str(exc)
+    settings.drags.remove(len(settings.drags) - 1)
+    out["drag_list_draw"] = summary(draw_ui_list(settings))
+    out["drag_draw"] = summary(draw_all(context))
+    requests["drag"] = request()
+    settings.motion_source = "video"
+    settings.motion_prompt = "  the bear waves  "
+    requests["video"] = request()
+    out["requests"] = requests
+    out["panel_drags_limit"] = drags.MAX_DRAGS
+
+    # A run through the fake backend; the chosen camera rig is added on import.
+    settings.motion_source = "preset"
+    settings.camera_path = "ARC"
+    status = bpy.ops.tween4d.generate()
+    rig = context.scene.camera
+    out["run"] = {"status": sorted(status), "rig_path": rig.get("tween4d_rig_path") if rig else None,
+                  "recent": settings.recent[0].name}
+    result["one_image"] = out
+
+
+def job_gesture(package, settings, press_region, release_region, press_px, release_px, size) -> str:
+    """``apply_gesture`` as the modal operator calls it on a mouse release."""
+    ops = sys.modules[f"{package}.addon.operators.drags"]
+    return ops.apply_gesture(settings.drags, press_region, release_region, press_px, release_px, size)
 
 
 FAKE_INSTALLER = """
