@@ -115,6 +115,12 @@ class Shape3D:
         source_vertex: int32 [V3] index of the 2D mesh vertex each 3D vertex
             stands on (front, back and rim copies share it).
         side: int8 [V3] +1 front (toward the camera), -1 back, 0 silhouette rim.
+        part: optional int32 [V3] index of the silhouette part each vertex
+            belongs to (``backend.stages.geometry.parts``); None when the
+            engine does not split the silhouette.
+        back_texture: optional uint8 [H, W, 3] colours for the unseen back
+            sheet, same size and UVs as ``texture``; None: the back shows
+            ``texture``.
     """
 
     vertices: np.ndarray
@@ -123,6 +129,8 @@ class Shape3D:
     texture: np.ndarray
     source_vertex: np.ndarray
     side: np.ndarray
+    part: Optional[np.ndarray] = None
+    back_texture: Optional[np.ndarray] = None
 
 
 @dataclass

@@ -1,6 +1,12 @@
 """Silhouette inflation: a closed, textured 2.5D surface from a 2D silhouette mesh.
 
-Method: the thickness field solves a Poisson problem on the silhouette mesh,
+Method (default, part-aware): the silhouette is split into parts where its
+local thickness jumps (``parts``), and every part gets a cross-section that
+fits it (``cross_sections``): round tubes and blobs from the union of the
+medial balls, solids of revolution for bases. The height is h = inflation *
+(that half-thickness); inflation = 1 gives round cross-sections everywhere.
+
+``poisson_height`` (kept for the depth engine's scale prior): the thickness field solves a Poisson problem on the silhouette mesh,
 -Δu = 2 inside, u = 0 on the outline, discretised with the cotangent
 Laplacian and lumped mass matrix; the height is h = inflation * sqrt(u).
 For a strip of width w, u = x (w - x) and sqrt(u) is a circle of radius w/2,
@@ -23,7 +29,9 @@ import scipy.sparse.linalg as spla
 
 from ...types import Foreground, Shape3D, SilhouetteMesh
 from .camera_setup import InputView
+from .cross_sections import part_heights
 from .mesh_ops import cotangent_stiffness, lumped_mass
+from .parts import medial_balls, segment_parts
 from .refine import RefinedMesh, refine_for_inflation
 
 SIDE_FRONT, SIDE_RIM, SIDE_BACK = 1, 0, -1
@@ -49,6 +57,25 @@ def poisson_height(refined: RefinedMesh) -> np.ndarray:
         a = a + sp.diags(np.full(len(inner), 1e-9 * max(a.diagonal().mean(), 1e-12)))
         u[inner] = spla.spsolve(a, 2.0 * m[inner])
     return np.sqrt(np.maximum(u, 0.0))
+
+
+def volume_height(refined: RefinedMesh, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Part-aware half-thickness of the surface at the refined mesh's vertices.
+
+    Args:
+        refined: the chord-free silhouette mesh (working pixels).
+        mask: bool [H, W] the silhouette the mesh was built from.
+
+    Returns:
+        (height float64 [V'] >= 0 pixels, zero on rim vertices, for a round
+        cross-section (``cross_sections.part_heights``);
+        part int32 [V'] the part index of each vertex).
+    """
+    balls = medial_balls(mask)
+    parts = segment_parts(mask, balls)
+    height, label, _ = part_heights(refined.vertices, parts, balls)
+    height[refined.rim] = 0.0
+    return height, label
 
 
 def bleed_texture(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None, ring_px: int = 6) -> np.ndarray:
@@ -119,7 +146,8 @@ def build_shape(mesh: SilhouetteMesh, fg: Foreground, view: InputView, inflation
         raise ValueError(f"foreground is {fg.mask.shape[1]}x{fg.mask.shape[0]} but the view is {w}x{h}: "
                          "use the same working resolution")
     refined = refine_for_inflation(mesh)
-    height_px = inflation * poisson_height(refined)
+    round_px, part = volume_height(refined, fg.mask)
+    height_px = inflation * round_px
     height_m = height_px * view.metres_per_pixel
     inner = np.nonzero(~refined.rim)[0]
     n = len(refined.vertices)
@@ -142,7 +170,8 @@ def build_shape(mesh: SilhouetteMesh, fg: Foreground, view: InputView, inflation
     source_vertex = np.concatenate([nearest, nearest[inner]]).astype(np.int32)
     side = np.concatenate([np.where(refined.rim, SIDE_RIM, SIDE_FRONT), np.full(len(inner), SIDE_BACK)]).astype(np.int8)
     texture = bleed_texture(fg.rgb, fg.mask, fg.alpha)
-    return Shape3D(vertices=vertices, faces=faces, uv=uv, texture=texture, source_vertex=source_vertex, side=side)
+    return Shape3D(vertices=vertices, faces=faces, uv=uv, texture=texture, source_vertex=source_vertex, side=side,
+                   part=np.concatenate([part, part[inner]]).astype(np.int32))
 
 
 def surface_pixel_weights(shape: Shape3D, mesh: SilhouetteMesh) -> sp.csr_matrix:
