@@ -194,3 +194,4 @@ def surface_pixel_weights(shape: Shape3D, mesh: SilhouetteMesh) -> sp.csr_matrix
     if len(shape.vertices) != len(refined.vertices) + len(inner):
         raise ValueError("the 3D shape was not built from this silhouette mesh (vertex counts differ)")
     return sp.vstack([refined.weights, refined.weights[inner]]).tocsr()
+
