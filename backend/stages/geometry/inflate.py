@@ -16,8 +16,9 @@ the Poisson form used by Sýkora et al., "Ink-and-Ray", TOG 2014).
 
 The surface has a front sheet at world y = -h (toward the camera) and a back
 sheet at y = +h that share the silhouette (rim) vertices, so it is closed. The
-back sheet mirrors the front one and reuses its texture coordinates: a
-plausible fill for the unseen side.
+back sheet mirrors the front one and reuses its texture coordinates; its
+colours (``Shape3D.back_texture``) are the front's low-passed, so front
+features are not mirrored onto the unseen side (``back_texture``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ...types import Foreground, Shape3D, SilhouetteMesh
+from .back_texture import back_texture
 from .camera_setup import InputView
 from .cross_sections import part_heights
 from .mesh_ops import cotangent_stiffness, lumped_mass
@@ -171,7 +173,8 @@ def build_shape(mesh: SilhouetteMesh, fg: Foreground, view: InputView, inflation
     side = np.concatenate([np.where(refined.rim, SIDE_RIM, SIDE_FRONT), np.full(len(inner), SIDE_BACK)]).astype(np.int8)
     texture = bleed_texture(fg.rgb, fg.mask, fg.alpha)
     return Shape3D(vertices=vertices, faces=faces, uv=uv, texture=texture, source_vertex=source_vertex, side=side,
-                   part=np.concatenate([part, part[inner]]).astype(np.int32))
+                   part=np.concatenate([part, part[inner]]).astype(np.int32),
+                   back_texture=back_texture(texture, fg.mask))
 
 
 def surface_pixel_weights(shape: Shape3D, mesh: SilhouetteMesh) -> sp.csr_matrix:
