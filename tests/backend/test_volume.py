@@ -11,7 +11,8 @@ from test_geometry3d import ellipse_mask, gradient_foreground, mask_mesh, signed
 
 from backend.stages.geometry import build_shape, input_view
 from backend.stages.geometry.back_texture import back_texture
-from backend.stages.geometry.cross_sections import REVOLUTION, ROUND, describe_parts
+from backend.stages.geometry.cross_sections import (BASE_THICKNESS, REVOLUTION, ROUND, describe_parts,
+                                                    estimate_ground, find_base)
 from backend.stages.geometry.mesh_ops import euler_characteristic, is_closed_manifold
 from backend.stages.geometry.parts import ball_union, medial_balls, segment_parts
 
@@ -140,3 +141,31 @@ def test_shape_carries_parts_and_a_back_texture():
     # Front and back copies of a vertex belong to the same part.
     front = {int(s): int(p) for s, p, d in zip(shape.source_vertex, shape.part, shape.side) if d >= 0}
     assert all(front[int(s)] == int(p) for s, p, d in zip(shape.source_vertex, shape.part, shape.side) if d < 0)
+
+
+def test_ground_elevation_from_the_base_ellipse():
+    # A disc of radius 80 px and thickness BASE_THICKNESS * 80 seen from 30 degrees above has a silhouette of
+    # half-height 80 sin 30 + 40 BASE_THICKNESS cos 30; the pole stands on its centre.
+    e = np.radians(30.0)
+    b = 80 * np.sin(e) + 40 * BASE_THICKNESS * np.cos(e)
+    mask = ellipse_mask(W, H, 100, 150, 80, b)
+    mask[30:150, 94:106] = True
+    ground = estimate_ground(segment_parts(mask))
+    assert np.degrees(ground.elevation) == pytest.approx(30.0, abs=4.0)
+    assert ground.radius == pytest.approx(80.0, rel=0.05)
+    # Seen from above, an upright pole's upper point stands nearer to the camera than a lower one: 55 tan 30 px.
+    view = input_view(mask, (W, H))
+    shape = build_shape(mask_mesh(mask, 4.0), gradient_foreground(mask), view, inflation=1.0)
+    uv, _ = view.camera_work.project(shape.vertices)
+    y = shape.vertices[:, 1] / view.metres_per_pixel
+    top, foot = (np.abs(uv[:, 1] - 40) < 4), (np.abs(uv[:, 1] - 95) < 4)
+    pole = np.abs(uv[:, 0] - 100) < 3
+    lean = y[foot & pole].mean() - y[top & pole].mean()
+    assert lean == pytest.approx(55 * np.tan(e), rel=0.2)
+
+
+def test_no_base_under_a_head_as_wide_as_the_body():
+    # A sitting animal: body and head of similar width are not a disc foot and its pole.
+    mask = ellipse_mask(W, H, 100, 140, 70, 40) | ellipse_mask(W, H, 100, 70, 45, 40)
+    assert find_base(segment_parts(mask)) is None
+    assert find_base(segment_parts(lamp())) is not None

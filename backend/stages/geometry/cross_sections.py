@@ -6,13 +6,23 @@ Each part of ``parts.segment_parts`` gets a kind from its 2D shape:
   as deep as it is wide along a limb, a sphere on a round blob (Teddy,
   Igarashi et al. 1999, Sec. 4.2).
 * ``revolution`` -- a base: the lowest part of an object with several parts,
-  wider than tall. Objects stand on rotationally symmetric bases (the disc
-  foot of a lamp, a turntable, the round base of a statue), so the part is
-  taken as a solid of revolution about a vertical axis, its radius per image
-  row being the row's half-width: a generalised cylinder with a straight
-  vertical axis (3-Sweep, Chen et al., SIGGRAPH Asia 2013, Sec. 4, with the
-  axis fixed instead of swept). A disc seen edge-on or from a little above
-  then keeps its width in depth instead of becoming a blade.
+  at least ``BASE_MIN_ASPECT`` times as wide as tall. Objects stand on rotationally symmetric
+  bases (the disc foot of a lamp, a turntable, the round base of a statue),
+  so the part is taken as a flat cylinder (a disc) about the world's vertical
+  axis: a generalised cylinder with a straight axis (3-Sweep, Chen et al.,
+  SIGGRAPH Asia 2013, Sec. 4, with the axis fixed instead of swept). Its
+  radius is the part's half-width; its silhouette, an ellipse of half-height
+  B = r sin(e) + (t / 2) cos(e) for a camera elevation e and a disc thickness
+  t, gives e under the prior t = ``BASE_THICKNESS`` r (e = 0 and t = 2B when
+  that e is below ``MIN_ELEVATION_DEG``: a disc seen edge-on). Each pixel's front
+  and back depths are the ray's entry and exit of that disc. A disc foot then
+  keeps its width in depth instead of becoming a blade.
+
+The base also fixes the ground: with the camera looking down by e, a point
+at height H above the base stands H sin(e) nearer to the camera than the
+base's centre, so every other part's mid-surface is sheared by
+(v - v_base) tan(e) (upright parts lean toward the camera in camera space,
+stand upright in the world). Without a base, e = 0.
 
 Part kinds blend over a few pixels at their borders (smoothed one-hot part
 weights), so the surface has no cliffs where a pole meets its base.
@@ -29,8 +39,13 @@ from scipy import ndimage
 from .parts import MedialBalls, PartMap, ball_union
 
 ROUND, REVOLUTION = 0, 1
-BASE_MIN_ASPECT = 1.5        # width / height of the part's bounding box for a base
-BASE_MAX_TILT_DEG = 25.0     # the part's major axis within this angle of the horizontal
+BASE_MIN_ASPECT = 1.6        # width / height of the base band (a thin disc seen from up to ~35 deg above)
+BASE_STEP = 0.4              # rows narrower than this share of the band's widest row end the band
+BASE_MIN_ABOVE = 0.2         # share of the object's height that must stand above the band
+BASE_MAX_ABOVE_WIDTH = 0.45  # median extent of the rows above the band, over the band's width
+BASE_THICKNESS = 0.15        # prior: a base disc's thickness over its radius (fixes the camera elevation)
+MIN_ELEVATION_DEG = 10.0     # below this the base is taken edge-on (a slab as thick as it looks)
+MAX_ELEVATION_DEG = 60.0
 BLEND_SIGMA = 2.0            # analysis pixels: width of the blend between part kinds
 
 
@@ -60,13 +75,8 @@ class PartInfo:
 
 
 def describe_parts(parts: PartMap) -> list[PartInfo]:
-    """Moments, bounding boxes and kinds of every part.
-
-    A part is a ``REVOLUTION`` base when the object has several parts, the
-    part reaches the object's lowest row, its centroid is the lowest of all
-    parts, its bounding box is at least ``BASE_MIN_ASPECT`` times wider than
-    tall and its major axis is within ``BASE_MAX_TILT_DEG`` of the horizontal;
-    every other part is ``ROUND``.
+    """Moments and bounding boxes of every part; a part whose pixels lie mostly in the base band
+    (``find_base``) has kind ``REVOLUTION``, the others ``ROUND``.
 
     Args:
         parts: the silhouette's parts.
@@ -76,6 +86,7 @@ def describe_parts(parts: PartMap) -> list[PartInfo]:
     """
     s = parts.scale
     infos = []
+    band = find_base(parts)
     rows_all = np.nonzero((parts.labels >= 0).any(axis=1))[0]
     bottom = rows_all.max() if len(rows_all) else 0
     for k in range(parts.count):
@@ -94,53 +105,175 @@ def describe_parts(parts: PartMap) -> list[PartInfo]:
         infos.append(PartInfo(index=k, area=area / s ** 2, centroid=((cu + 0.5) / s, (cv + 0.5) / s),
                               axes=(a / s, b / s), angle_deg=angle, bbox=bbox,
                               reaches_bottom=bool(rr.max() >= bottom - 1)))
-    if len(infos) > 1:
-        lowest = max(infos, key=lambda p: p.centroid[1])
-        u0, v0, u1, v1 = lowest.bbox
-        if (lowest.reaches_bottom and (u1 - u0) >= BASE_MIN_ASPECT * (v1 - v0)
-                and abs(lowest.angle_deg) <= BASE_MAX_TILT_DEG):
-            lowest.kind = REVOLUTION
+        if band is not None and np.mean((rr >= band[0]) & (rr <= band[1])) > 0.5:
+            infos[-1].kind = REVOLUTION
     return infos
 
 
-def _revolution_height(parts: PartMap, k: int, points: np.ndarray) -> np.ndarray:
-    """sqrt(R(v)^2 - (u - c(v))^2): a solid of revolution about the vertical axis of part k, pixels."""
-    s = parts.scale
-    m = parts.labels == k
-    rows = np.nonzero(m.any(axis=1))[0]
-    half = np.zeros(parts.labels.shape[0])
-    mid = np.zeros(parts.labels.shape[0])
+@dataclass
+class Ground:
+    """The base disc and the camera elevation it implies (caller pixels).
+
+    Attributes:
+        elevation: e, radians >= 0 (camera looking down by e).
+        axis_u: u of the disc's vertical axis.
+        centre_v: v of the disc's centre in the image.
+        radius: r, the disc's radius.
+        thickness: t, the disc's thickness.
+    """
+
+    elevation: float = 0.0
+    axis_u: float = 0.0
+    centre_v: float = 0.0
+    radius: float = 0.0
+    thickness: float = 0.0
+
+
+def find_base(parts: PartMap) -> tuple[int, int] | None:
+    """The rows of a base band: the bottom of the object, much wider than what stands on it.
+
+    From the lowest row up, rows belong to the band while their extent (first
+    to last object pixel) is at least ``BASE_STEP`` of the band's widest row;
+    the band is a base when it is at least ``BASE_MIN_ASPECT`` times wider than
+    tall, the object goes on above it for at least ``BASE_MIN_ABOVE`` of its
+    height, and the rows above are narrow (median extent at most
+    ``BASE_MAX_ABOVE_WIDTH`` of the band's): a lamp's foot under its pole, a
+    robot arm's turntable; not a sitting animal's body under its head.
+
+    Args:
+        parts: the silhouette's parts (its ``labels >= 0`` is the silhouette).
+
+    Returns:
+        (first row, last row) of the band on the analysis raster, or None.
+    """
+    sil = parts.labels >= 0
+    rows = np.nonzero(sil.any(axis=1))[0]
+    if len(rows) < 4:
+        return None
+    ext = np.zeros(sil.shape[0])
     for r in rows:
-        cols = np.nonzero(m[r])[0]
-        half[r] = (cols.max() - cols.min() + 1) / 2.0
-        mid[r] = (cols.max() + cols.min() + 1) / 2.0
-    # The base's vertical axis: one centre for the whole part (area-weighted row midpoints).
-    weight = half[rows]
-    centre = float((mid[rows] * weight).sum() / max(weight.sum(), 1e-9))
-    half[rows] = ndimage.median_filter(half[rows], size=3, mode="nearest")
-    r_idx = np.clip(np.floor(points[:, 1] * s).astype(int), rows.min(), rows.max())
-    radius = half[r_idx] / s
-    x = points[:, 0] - centre / s
-    return np.sqrt(np.maximum(radius ** 2 - x ** 2, 0.0))
+        cols = np.nonzero(sil[r])[0]
+        ext[r] = cols.max() - cols.min() + 1
+    top, bottom = rows.min(), rows.max()
+    widest = 0.0
+    r = bottom
+    while r >= top and ext[r] >= BASE_STEP * max(widest, ext[r]):
+        widest = max(widest, ext[r])
+        r -= 1
+    first = r + 1
+    height = bottom - first + 1
+    if r < top or (first - top) < BASE_MIN_ABOVE * (bottom - top + 1) or widest < BASE_MIN_ASPECT * height:
+        return None
+    above = ext[top:first]
+    if np.median(above[above > 0]) > BASE_MAX_ABOVE_WIDTH * widest:
+        return None  # what stands on the band is about as wide: a body, not a foot
+    return int(first), int(bottom)
+
+
+def estimate_ground(parts: PartMap, base: PartInfo | None = None) -> Ground:
+    """Disc radius, thickness and camera elevation from the base band's silhouette (see the module docstring).
+
+    Args:
+        parts: the silhouette's parts.
+        base: unused (kept for callers that pass the base part); the band comes from ``find_base``.
+
+    Returns:
+        A ``Ground`` in the caller's pixels (elevation 0 and radius 0 without a base).
+    """
+    s = parts.scale
+    band = find_base(parts)
+    if band is None:
+        return Ground()
+    m = np.zeros(parts.labels.shape, bool)
+    m[band[0]:band[1] + 1] = parts.labels[band[0]:band[1] + 1] >= 0
+    rows = np.nonzero(m.any(axis=1))[0]
+    lo = np.array([np.nonzero(m[r])[0].min() for r in rows], np.float64)
+    hi = np.array([np.nonzero(m[r])[0].max() + 1 for r in rows], np.float64)
+    half = (hi - lo) / 2.0
+    wide = half >= 0.8 * half.max()
+    axis_u = float(((lo + hi) / 2.0)[wide].mean()) / s
+    radius = float(half.max()) / s
+    # The disc's centre is its widest row (what stands on it may hide the upper half of the ellipse), its
+    # half-height the distance from there to the bottom.
+    widest = half >= 0.95 * half.max()
+    centre_v = float(rows[widest].mean() + 0.5) / s
+    half_height = max((band[1] + 1) / s - centre_v, 0.5 / s)
+    tau = BASE_THICKNESS
+    phi = np.arctan(tau / 2.0)
+    e = float(np.arcsin(min(1.0, half_height / (radius * np.sqrt(1.0 + tau ** 2 / 4.0)))) - phi)
+    # A small e would make a disc a few degrees off edge-on (t = tau r) out of what is more simply a thicker disc
+    # seen edge-on: below MIN_ELEVATION_DEG the base is a slab of the visible thickness.
+    e = float(np.clip(e, 0.0, np.radians(MAX_ELEVATION_DEG))) if e >= np.radians(MIN_ELEVATION_DEG) else 0.0
+    thickness = tau * radius if e > 0.0 else 2.0 * half_height
+    return Ground(elevation=e, axis_u=axis_u, centre_v=centre_v, radius=radius, thickness=thickness)
+
+
+def disc_interval(points: np.ndarray, ground: Ground) -> tuple[np.ndarray, np.ndarray]:
+    """Entry and exit depths of the rays through points in the base disc (orthographic, pixels).
+
+    In camera axes (x right, y away from the camera, z up) the disc's axis is
+    (0, -sin e, cos e); a point q relative to the disc centre is inside when
+    x^2 + (y cos e + z sin e)^2 <= r^2 and |z cos e - y sin e| <= t / 2.
+
+    Args:
+        points: float [N, 2] pixels (u, v).
+        ground: the base disc.
+
+    Returns:
+        (front float64 [N], back float64 [N]) depth offsets in pixels (+ away
+        from the camera) relative to the disc centre; front > back where the
+        ray misses the disc.
+    """
+    e, r, t = ground.elevation, ground.radius, ground.thickness
+    x = points[:, 0] - ground.axis_u
+    z = -(points[:, 1] - ground.centre_v)
+    half = np.sqrt(np.maximum(r ** 2 - x ** 2, 0.0))
+    ce, se = np.cos(e), np.sin(e)
+    front = (-z * se - half) / ce
+    back = (-z * se + half) / ce
+    if se > 1e-3:
+        front = np.maximum(front, (z * ce - t / 2.0) / se)
+        back = np.minimum(back, (z * ce + t / 2.0) / se)
+    miss = half <= 0.0
+    front[miss], back[miss] = 1.0, -1.0
+    return front, back
 
 
 def _soft_weights(parts: PartMap, points: np.ndarray) -> np.ndarray:
     """float64 [N, P] smoothed one-hot part weights at points (rows sum to 1)."""
-    h, w = parts.labels.shape
     filled = parts.filled_labels()
     out = np.empty((len(points), parts.count))
-    mx = (points[:, 0] * parts.scale - 0.5).astype(np.float32).reshape(-1, 1)
-    my = (points[:, 1] * parts.scale - 0.5).astype(np.float32).reshape(-1, 1)
+    coords = np.stack([points[:, 1] * parts.scale - 0.5, points[:, 0] * parts.scale - 0.5])  # (row, col)
     for k in range(parts.count):
         blur = cv2.GaussianBlur((filled == k).astype(np.float32), (0, 0), BLEND_SIGMA)
-        out[:, k] = cv2.remap(blur, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()
+        out[:, k] = ndimage.map_coordinates(blur, coords, order=1, mode="nearest")
     total = out.sum(axis=1, keepdims=True)
     return np.where(total > 1e-9, out / np.maximum(total, 1e-9), 1.0 / parts.count)
 
 
-def part_heights(points: np.ndarray, parts: PartMap, balls: MedialBalls,
-                 infos: list[PartInfo] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Round-cross-section half-thickness of the surface over points, part by part.
+@dataclass
+class Profile:
+    """Depth profile of the surface over the mesh's vertices (caller pixels).
+
+    Attributes:
+        half_thickness: float64 [N] >= 0, half the depth extent at each point
+            for the part's cross-section (before any inflation factor).
+        mid: float64 [N] depth offset of the mid-surface (+ away from the camera).
+        label: int32 [N] part index of each point.
+        kind: int8 [N] the point's part kind (``ROUND`` / ``REVOLUTION``).
+        ground: the base disc and camera elevation (elevation 0 without a base).
+    """
+
+    half_thickness: np.ndarray
+    mid: np.ndarray
+    label: np.ndarray
+    kind: np.ndarray
+    ground: Ground
+
+
+def part_profile(points: np.ndarray, parts: PartMap, balls: MedialBalls,
+                 infos: list[PartInfo] | None = None) -> Profile:
+    """Cross-section depths of the surface over points, part by part.
 
     Args:
         points: float [N, 2] pixel positions inside the silhouette (the mesh's vertices).
@@ -149,23 +282,33 @@ def part_heights(points: np.ndarray, parts: PartMap, balls: MedialBalls,
         infos: ``describe_parts(parts)`` (computed when None).
 
     Returns:
-        (height float64 [N] >= 0 pixels: half the depth extent at each point
-        for a round cross-section, before any inflation factor;
-        label int32 [N] part index of each point;
-        kind int8 [N] the point's dominant part kind).
+        A ``Profile``: ``ROUND`` parts have the ball-union half-thickness around
+        a mid-surface sheared by the ground's elevation; the ``REVOLUTION`` base
+        the disc's entry/exit interval (the ball union where the disc model
+        misses the pixel); part kinds blend over ``BLEND_SIGMA``.
     """
     pts = np.asarray(points, dtype=np.float64)
     infos = infos if infos is not None else describe_parts(parts)
     round_h, _ = ball_union(pts, balls)
     label = parts.label_at(pts).astype(np.int32)
     if parts.count == 0:
-        return round_h, label, np.zeros(len(pts), np.int8)
+        return Profile(round_h, np.zeros(len(pts)), label, np.zeros(len(pts), np.int8), Ground())
     kinds = np.array([p.kind for p in infos], np.int8)
-    if not np.any(kinds == REVOLUTION):
-        return round_h, label, kinds[label]
-    weights = _soft_weights(parts, pts)
-    height = np.zeros(len(pts))
-    for p in infos:
-        hk = round_h if p.kind == ROUND else np.maximum(_revolution_height(parts, p.index, pts), round_h)
-        height += weights[:, p.index] * hk
-    return height, label, kinds[label]
+    ground = estimate_ground(parts)
+    if ground.radius <= 0.0:
+        return Profile(round_h, np.zeros(len(pts)), label, kinds[label], ground)
+    shear = (pts[:, 1] - ground.centre_v) * np.tan(ground.elevation)
+    front, back = disc_interval(pts, ground)
+    hit = back > front
+    disc_h = np.where(hit, (back - front) / 2.0, round_h)
+    disc_m = np.where(hit, (back + front) / 2.0, shear)
+    # Base weight: the band's rows, blended over BLEND_SIGMA analysis pixels.
+    band = find_base(parts)
+    in_band = np.zeros(parts.labels.shape, np.float32)
+    in_band[band[0]:band[1] + 1] = 1.0
+    in_band = cv2.GaussianBlur(in_band, (0, 0), BLEND_SIGMA)
+    coords = np.stack([pts[:, 1] * parts.scale - 0.5, pts[:, 0] * parts.scale - 0.5])
+    w = ndimage.map_coordinates(in_band, coords, order=1, mode="nearest")
+    height = w * disc_h + (1.0 - w) * round_h
+    mid = w * disc_m + (1.0 - w) * shear
+    return Profile(height, mid, label, kinds[label], ground)

@@ -31,7 +31,7 @@ import scipy.sparse.linalg as spla
 from ...types import Foreground, Shape3D, SilhouetteMesh
 from .back_texture import back_texture
 from .camera_setup import InputView
-from .cross_sections import part_heights
+from .cross_sections import part_profile
 from .mesh_ops import cotangent_stiffness, lumped_mass
 from .parts import medial_balls, segment_parts
 from .refine import RefinedMesh, refine_for_inflation
@@ -61,23 +61,25 @@ def poisson_height(refined: RefinedMesh) -> np.ndarray:
     return np.sqrt(np.maximum(u, 0.0))
 
 
-def volume_height(refined: RefinedMesh, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Part-aware half-thickness of the surface at the refined mesh's vertices.
+def volume_profile(refined: RefinedMesh, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Part-aware cross-sections of the surface at the refined mesh's vertices.
 
     Args:
         refined: the chord-free silhouette mesh (working pixels).
         mask: bool [H, W] the silhouette the mesh was built from.
 
     Returns:
-        (height float64 [V'] >= 0 pixels, zero on rim vertices, for a round
-        cross-section (``cross_sections.part_heights``);
+        (half-thickness float64 [V'] >= 0 pixels, zero on rim vertices, for a
+        round cross-section (``cross_sections.part_profile``);
+        mid float64 [V'] pixels, depth offset of the mid-surface (+ away from the camera);
         part int32 [V'] the part index of each vertex).
     """
     balls = medial_balls(mask)
     parts = segment_parts(mask, balls)
-    height, label, _ = part_heights(refined.vertices, parts, balls)
+    profile = part_profile(refined.vertices, parts, balls)
+    height = profile.half_thickness.copy()
     height[refined.rim] = 0.0
-    return height, label
+    return height, profile.mid, profile.label
 
 
 def bleed_texture(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None, ring_px: int = 6) -> np.ndarray:
@@ -148,15 +150,15 @@ def build_shape(mesh: SilhouetteMesh, fg: Foreground, view: InputView, inflation
         raise ValueError(f"foreground is {fg.mask.shape[1]}x{fg.mask.shape[0]} but the view is {w}x{h}: "
                          "use the same working resolution")
     refined = refine_for_inflation(mesh)
-    round_px, part = volume_height(refined, fg.mask)
-    height_px = inflation * round_px
-    height_m = height_px * view.metres_per_pixel
+    round_px, mid_px, part = volume_profile(refined, fg.mask)
+    height_m = inflation * round_px * view.metres_per_pixel
+    mid_m = mid_px * view.metres_per_pixel
     inner = np.nonzero(~refined.rim)[0]
     n = len(refined.vertices)
 
     uv_px = refined.vertices
-    front = view.to_world(uv_px, -height_m)
-    back = view.to_world(uv_px[inner], height_m[inner])
+    front = view.to_world(uv_px, mid_m - height_m)
+    back = view.to_world(uv_px[inner], mid_m[inner] + height_m[inner])
     vertices = np.concatenate([front, back])
 
     back_index = np.arange(n)
