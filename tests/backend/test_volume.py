@@ -11,8 +11,14 @@ from test_geometry3d import ellipse_mask, gradient_foreground, mask_mesh, signed
 
 from backend.stages.geometry import build_shape, input_view
 from backend.stages.geometry.back_texture import back_texture
-from backend.stages.geometry.cross_sections import (BASE_THICKNESS, REVOLUTION, ROUND, describe_parts,
-                                                    estimate_ground, find_base)
+from backend.stages.geometry.cross_sections import (
+    BASE_THICKNESS,
+    REVOLUTION,
+    ROUND,
+    describe_parts,
+    estimate_ground,
+    find_base,
+)
 from backend.stages.geometry.mesh_ops import euler_characteristic, is_closed_manifold
 from backend.stages.geometry.parts import ball_union, medial_balls, segment_parts
 
