@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from test_geometry3d import ellipse_mask, gradient_foreground, mask_mesh, signed_volume
 
+from backend.geometry3d.mesh_ops import euler_characteristic, is_closed_manifold
 from backend.stages.geometry import build_shape, input_view
 from backend.stages.geometry.back_texture import back_texture
 from backend.stages.geometry.cross_sections import (
@@ -19,7 +20,6 @@ from backend.stages.geometry.cross_sections import (
     estimate_ground,
     find_base,
 )
-from backend.stages.geometry.mesh_ops import euler_characteristic, is_closed_manifold
 from backend.stages.geometry.parts import ball_union, medial_balls, segment_parts
 
 W = H = 200
