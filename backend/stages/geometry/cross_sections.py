@@ -43,6 +43,8 @@ BASE_MIN_ASPECT = 1.6        # width / height of the base band (a thin disc seen
 BASE_STEP = 0.4              # rows narrower than this share of the band's widest row end the band
 BASE_MIN_ABOVE = 0.2         # share of the object's height that must stand above the band
 BASE_MAX_ABOVE_WIDTH = 0.45  # median extent of the rows above the band, over the band's width
+BASE_MAX_WIDTH = 1.2         # band width over the object's height
+FLAT_BOTTOM = 0.7            # lowest rows at least this share of the widest: a flat bottom, seen edge-on
 BASE_THICKNESS = 0.15        # prior: a base disc's thickness over its radius (fixes the camera elevation)
 MIN_ELEVATION_DEG = 10.0     # below this the base is taken edge-on (a slab as thick as it looks)
 MAX_ELEVATION_DEG = 60.0
@@ -120,6 +122,12 @@ class Ground:
         centre_v: v of the disc's centre in the image.
         radius: r, the disc's radius.
         thickness: t, the disc's thickness.
+        camera_elevation: the camera's own elevation: e less the angle of the
+            ray to the disc's centre below the optical axis (perspective);
+            upright parts are sheared by its tangent.
+        rows_v: float64 [R] v of the band's rows (edge-on bases, e = 0).
+        rows_radius: float64 [R] each row's half-width: the radius profile of
+            an edge-on solid of revolution (a pot, a vase, a slab).
     """
 
     elevation: float = 0.0
@@ -127,6 +135,9 @@ class Ground:
     centre_v: float = 0.0
     radius: float = 0.0
     thickness: float = 0.0
+    camera_elevation: float = 0.0
+    rows_v: np.ndarray | None = None
+    rows_radius: np.ndarray | None = None
 
 
 def find_base(parts: PartMap) -> tuple[int, int] | None:
@@ -138,7 +149,9 @@ def find_base(parts: PartMap) -> tuple[int, int] | None:
     tall, the object goes on above it for at least ``BASE_MIN_ABOVE`` of its
     height, and the rows above are narrow (median extent at most
     ``BASE_MAX_ABOVE_WIDTH`` of the band's): a lamp's foot under its pole, a
-    robot arm's turntable; not a sitting animal's body under its head.
+    robot arm's turntable; not a sitting animal's body under its head. A band
+    more than ``BASE_MAX_WIDTH`` times wider than the object is tall is a
+    rail or a shelf, not a foot.
 
     Args:
         parts: the silhouette's parts (its ``labels >= 0`` is the silhouette).
@@ -167,15 +180,24 @@ def find_base(parts: PartMap) -> tuple[int, int] | None:
     above = ext[top:first]
     if np.median(above[above > 0]) > BASE_MAX_ABOVE_WIDTH * widest:
         return None  # what stands on the band is about as wide: a body, not a foot
+    if widest > BASE_MAX_WIDTH * (bottom - top + 1):
+        return None  # far wider than the object is tall: a rail or a shelf, not a round foot
     return int(first), int(bottom)
 
 
-def estimate_ground(parts: PartMap, base: PartInfo | None = None) -> Ground:
+def estimate_ground(parts: PartMap, focal_px: float | None = None, cy: float | None = None) -> Ground:
     """Disc radius, thickness and camera elevation from the base band's silhouette (see the module docstring).
+
+    A band whose lowest rows are nearly as wide as its widest (``FLAT_BOTTOM``)
+    has a flat bottom: a disc, pot or slab seen edge-on (e = 0), whose
+    per-row half-widths are its radius profile. Otherwise the bottom is an
+    elliptic arc and e follows from the ellipse's half-height.
 
     Args:
         parts: the silhouette's parts.
-        base: unused (kept for callers that pass the base part); the band comes from ``find_base``.
+        focal_px: the camera's vertical focal length in the caller's pixels;
+            with ``cy`` it corrects the elevation for perspective (None: orthographic).
+        cy: the principal point's v.
 
     Returns:
         A ``Ground`` in the caller's pixels (elevation 0 and radius 0 without a base).
@@ -198,14 +220,21 @@ def estimate_ground(parts: PartMap, base: PartInfo | None = None) -> Ground:
     widest = half >= 0.95 * half.max()
     centre_v = float(rows[widest].mean() + 0.5) / s
     half_height = max((band[1] + 1) / s - centre_v, 0.5 / s)
+    low_rows = half[-max(1, len(half) // 6):]
     tau = BASE_THICKNESS
     phi = np.arctan(tau / 2.0)
     e = float(np.arcsin(min(1.0, half_height / (radius * np.sqrt(1.0 + tau ** 2 / 4.0)))) - phi)
     # A small e would make a disc a few degrees off edge-on (t = tau r) out of what is more simply a thicker disc
-    # seen edge-on: below MIN_ELEVATION_DEG the base is a slab of the visible thickness.
-    e = float(np.clip(e, 0.0, np.radians(MAX_ELEVATION_DEG))) if e >= np.radians(MIN_ELEVATION_DEG) else 0.0
-    thickness = tau * radius if e > 0.0 else 2.0 * half_height
-    return Ground(elevation=e, axis_u=axis_u, centre_v=centre_v, radius=radius, thickness=thickness)
+    # seen edge-on: below MIN_ELEVATION_DEG, or with a flat bottom, the base is seen edge-on.
+    flat = low_rows.mean() >= FLAT_BOTTOM * half.max()
+    if flat or e < np.radians(MIN_ELEVATION_DEG):
+        e = 0.0
+    e = float(np.clip(e, 0.0, np.radians(MAX_ELEVATION_DEG)))
+    thickness = tau * radius if e > 0.0 else (band[1] + 1 - band[0]) / s
+    ray = float(np.arctan2(centre_v - cy, focal_px)) if focal_px and cy is not None else 0.0
+    cam_e = float(np.clip(e - ray, -np.radians(MAX_ELEVATION_DEG), np.radians(MAX_ELEVATION_DEG))) if e > 0 else 0.0
+    return Ground(elevation=e, axis_u=axis_u, centre_v=centre_v, radius=radius, thickness=thickness,
+                  camera_elevation=cam_e, rows_v=(rows + 0.5) / s, rows_radius=half / s)
 
 
 def disc_interval(points: np.ndarray, ground: Ground) -> tuple[np.ndarray, np.ndarray]:
@@ -214,6 +243,7 @@ def disc_interval(points: np.ndarray, ground: Ground) -> tuple[np.ndarray, np.nd
     In camera axes (x right, y away from the camera, z up) the disc's axis is
     (0, -sin e, cos e); a point q relative to the disc centre is inside when
     x^2 + (y cos e + z sin e)^2 <= r^2 and |z cos e - y sin e| <= t / 2.
+    Seen edge-on (e = 0) r is each row's own half-width (a solid of revolution).
 
     Args:
         points: float [N, 2] pixels (u, v).
@@ -227,6 +257,8 @@ def disc_interval(points: np.ndarray, ground: Ground) -> tuple[np.ndarray, np.nd
     e, r, t = ground.elevation, ground.radius, ground.thickness
     x = points[:, 0] - ground.axis_u
     z = -(points[:, 1] - ground.centre_v)
+    if e == 0.0 and ground.rows_v is not None and len(ground.rows_v):
+        r = np.interp(points[:, 1], ground.rows_v, ground.rows_radius)  # edge-on: each row's own radius
     half = np.sqrt(np.maximum(r ** 2 - x ** 2, 0.0))
     ce, se = np.cos(e), np.sin(e)
     front = (-z * se - half) / ce
@@ -272,7 +304,8 @@ class Profile:
 
 
 def part_profile(points: np.ndarray, parts: PartMap, balls: MedialBalls,
-                 infos: list[PartInfo] | None = None) -> Profile:
+                 infos: list[PartInfo] | None = None, focal_px: float | None = None,
+                 cy: float | None = None) -> Profile:
     """Cross-section depths of the surface over points, part by part.
 
     Args:
@@ -280,6 +313,8 @@ def part_profile(points: np.ndarray, parts: PartMap, balls: MedialBalls,
         parts: the silhouette's parts (same pixels).
         balls: its medial balls (same pixels).
         infos: ``describe_parts(parts)`` (computed when None).
+        focal_px, cy: the camera's vertical focal length and principal point
+            (pixels) for the perspective correction of the elevation (``estimate_ground``).
 
     Returns:
         A ``Profile``: ``ROUND`` parts have the ball-union half-thickness around
@@ -294,10 +329,10 @@ def part_profile(points: np.ndarray, parts: PartMap, balls: MedialBalls,
     if parts.count == 0:
         return Profile(round_h, np.zeros(len(pts)), label, np.zeros(len(pts), np.int8), Ground())
     kinds = np.array([p.kind for p in infos], np.int8)
-    ground = estimate_ground(parts)
+    ground = estimate_ground(parts, focal_px, cy)
     if ground.radius <= 0.0:
         return Profile(round_h, np.zeros(len(pts)), label, kinds[label], ground)
-    shear = (pts[:, 1] - ground.centre_v) * np.tan(ground.elevation)
+    shear = (pts[:, 1] - ground.centre_v) * np.tan(ground.camera_elevation)
     front, back = disc_interval(pts, ground)
     hit = back > front
     disc_h = np.where(hit, (back - front) / 2.0, round_h)

@@ -60,12 +60,14 @@ def poisson_height(refined: RefinedMesh) -> np.ndarray:
     return np.sqrt(np.maximum(u, 0.0))
 
 
-def volume_profile(refined: RefinedMesh, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def volume_profile(refined: RefinedMesh, mask: np.ndarray,
+                   view: InputView | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Part-aware cross-sections of the surface at the refined mesh's vertices.
 
     Args:
         refined: the chord-free silhouette mesh (working pixels).
         mask: bool [H, W] the silhouette the mesh was built from.
+        view: the input view (its focal length corrects the ground's elevation for perspective), or None.
 
     Returns:
         (half-thickness float64 [V'] >= 0 pixels, zero on rim vertices, for a
@@ -75,7 +77,8 @@ def volume_profile(refined: RefinedMesh, mask: np.ndarray) -> tuple[np.ndarray, 
     """
     balls = medial_balls(mask)
     parts = segment_parts(mask, balls)
-    profile = part_profile(refined.vertices, parts, balls)
+    cam = view.camera_work if view is not None else None
+    profile = part_profile(refined.vertices, parts, balls, focal_px=cam.fy if cam else None, cy=cam.cy if cam else None)
     height = profile.half_thickness.copy()
     height[refined.rim] = 0.0
     return height, profile.mid, profile.label
@@ -149,7 +152,7 @@ def build_shape(mesh: SilhouetteMesh, fg: Foreground, view: InputView, inflation
         raise ValueError(f"foreground is {fg.mask.shape[1]}x{fg.mask.shape[0]} but the view is {w}x{h}: "
                          "use the same working resolution")
     refined = refine_for_inflation(mesh)
-    round_px, mid_px, part = volume_profile(refined, fg.mask)
+    round_px, mid_px, part = volume_profile(refined, fg.mask, view)
     height_m = inflation * round_px * view.metres_per_pixel
     mid_m = mid_px * view.metres_per_pixel
     inner = np.nonzero(~refined.rim)[0]
