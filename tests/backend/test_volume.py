@@ -13,7 +13,6 @@ from backend.geometry3d.mesh_ops import euler_characteristic, is_closed_manifold
 from backend.stages.geometry import build_shape, input_view
 from backend.stages.geometry.back_texture import back_texture
 from backend.stages.geometry.cross_sections import (
-    BASE_THICKNESS,
     REVOLUTION,
     ROUND,
     describe_parts,
@@ -113,8 +112,8 @@ def test_a_disc_shaped_base_keeps_its_width_in_depth():
     base = max(infos, key=lambda p: p.centroid[1])
     assert base.kind == REVOLUTION
     assert all(p.kind == ROUND for p in infos if p is not base)
-    depth, _ = depth_extent_px(mask, lambda uv: uv[:, 1] > 155)
-    assert depth > 0.85 * 160  # as deep as the 160 px wide foot, not an 36 px blade
+    depth, _ = depth_extent_px(mask, lambda uv: uv[:, 1] > 150)
+    assert depth > 0.75 * 160  # about as deep as the 160 px wide foot (2 r cos e), not a 36 px blade
     pole, _ = depth_extent_px(mask, lambda uv: (uv[:, 1] > 80) & (uv[:, 1] < 130))
     assert pole == pytest.approx(16.0, rel=0.2)
 
@@ -150,15 +149,17 @@ def test_shape_carries_parts_and_a_back_texture():
 
 
 def test_ground_elevation_from_the_base_ellipse():
-    # A disc of radius 80 px and thickness BASE_THICKNESS * 80 seen from 30 degrees above has a silhouette of
-    # half-height 80 sin 30 + 40 BASE_THICKNESS cos 30; the pole stands on its centre.
+    # A disc of radius 80 px and thickness 12 px seen from 30 degrees above: two half-ellipses of half-height
+    # 80 sin 30 joined by sides 12 cos 30 px long; the pole stands on its centre.
     e = np.radians(30.0)
-    b = 80 * np.sin(e) + 40 * BASE_THICKNESS * np.cos(e)
-    mask = ellipse_mask(W, H, 100, 150, 80, b)
+    side = 6 * np.cos(e)
+    mask = ellipse_mask(W, H, 100, 150 - side, 80, 80 * np.sin(e)) | ellipse_mask(W, H, 100, 150 + side, 80, 80 * np.sin(e))
+    mask[int(150 - side):int(150 + side), 20:180] = True
     mask[30:150, 94:106] = True
     ground = estimate_ground(segment_parts(mask))
     assert np.degrees(ground.elevation) == pytest.approx(30.0, abs=4.0)
     assert ground.radius == pytest.approx(80.0, rel=0.05)
+    assert ground.thickness == pytest.approx(12.0, abs=5.0)
     # Seen from above, an upright pole's upper point stands nearer to the camera than a lower one by 55 tan(e_cam)
     # px, with e_cam the camera's own elevation: 30 degrees less the ray to the disc's centre (perspective).
     view = input_view(mask, (W, H))

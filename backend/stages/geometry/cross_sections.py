@@ -11,12 +11,13 @@ Each part of ``parts.segment_parts`` gets a kind from its 2D shape:
   so the part is taken as a flat cylinder (a disc) about the world's vertical
   axis: a generalised cylinder with a straight axis (3-Sweep, Chen et al.,
   SIGGRAPH Asia 2013, Sec. 4, with the axis fixed instead of swept). Its
-  radius is the part's half-width; its silhouette, an ellipse of half-height
-  B = r sin(e) + (t / 2) cos(e) for a camera elevation e and a disc thickness
-  t, gives e under the prior t = ``BASE_THICKNESS`` r (e = 0 and t = 2B when
-  that e is below ``MIN_ELEVATION_DEG``: a disc seen edge-on). Each pixel's front
-  and back depths are the ray's entry and exit of that disc. A disc foot then
-  keeps its width in depth instead of becoming a blade.
+  radius r is the part's half-width; the sagitta of its bottom arc gives the
+  camera elevation e (v(0) - v(0.8 r) = 0.4 r sin e), its half-height
+  B = r sin(e) + (t / 2) cos(e) below the widest row the thickness t. A flat
+  bottom (e below ``MIN_ELEVATION_DEG``) is a base seen edge-on: a solid of
+  revolution whose radius per row is the row's half-width (a slab, a pot).
+  Each pixel's front and back depths are the ray's entry and exit of that
+  solid. A disc foot then keeps its width in depth instead of becoming a blade.
 
 The base also fixes the ground: with the camera looking down by e, a point
 at height H above the base stands H sin(e) nearer to the camera than the
@@ -44,10 +45,9 @@ BASE_STEP = 0.4              # rows narrower than this share of the band's wides
 BASE_MIN_ABOVE = 0.2         # share of the object's height that must stand above the band
 BASE_MAX_ABOVE_WIDTH = 0.45  # median extent of the rows above the band, over the band's width
 BASE_MAX_WIDTH = 1.2         # band width over the object's height
-FLAT_BOTTOM = 0.7            # lowest rows at least this share of the widest: a flat bottom, seen edge-on
-BASE_THICKNESS = 0.15        # prior: a base disc's thickness over its radius (fixes the camera elevation)
-MIN_ELEVATION_DEG = 10.0     # below this the base is taken edge-on (a slab as thick as it looks)
-MAX_ELEVATION_DEG = 60.0
+FLAT_BOTTOM = 0.6            # lowest row at least this share of the widest: a flat bottom, seen edge-on
+MIN_ELEVATION_DEG = 5.0      # below this the base is taken edge-on (a slab as thick as it looks)
+MAX_ELEVATION_DEG = 35.0
 BLEND_SIGMA = 2.0            # analysis pixels: width of the blend between part kinds
 
 
@@ -125,6 +125,8 @@ class Ground:
         camera_elevation: the camera's own elevation: e less the angle of the
             ray to the disc's centre below the optical axis (perspective);
             upright parts are sheared by its tangent.
+        top_v, bottom_v: the rows the base covers: the band, and above it the far
+            half of the disc's ellipse (centre_v - half-height) when e > 0.
         rows_v: float64 [R] v of the band's rows (edge-on bases, e = 0).
         rows_radius: float64 [R] each row's half-width: the radius profile of
             an edge-on solid of revolution (a pot, a vase, a slab).
@@ -136,6 +138,8 @@ class Ground:
     radius: float = 0.0
     thickness: float = 0.0
     camera_elevation: float = 0.0
+    top_v: float = 0.0
+    bottom_v: float = 0.0
     rows_v: np.ndarray | None = None
     rows_radius: np.ndarray | None = None
 
@@ -188,10 +192,11 @@ def find_base(parts: PartMap) -> tuple[int, int] | None:
 def estimate_ground(parts: PartMap, focal_px: float | None = None, cy: float | None = None) -> Ground:
     """Disc radius, thickness and camera elevation from the base band's silhouette (see the module docstring).
 
-    A band whose lowest rows are nearly as wide as its widest (``FLAT_BOTTOM``)
-    has a flat bottom: a disc, pot or slab seen edge-on (e = 0), whose
-    per-row half-widths are its radius profile. Otherwise the bottom is an
-    elliptic arc and e follows from the ellipse's half-height.
+    The elevation comes from the sagitta of the band's bottom arc, the
+    thickness from its half-height below the widest row; a flat bottom
+    (lowest row at least ``FLAT_BOTTOM`` of the widest, or e below
+    ``MIN_ELEVATION_DEG``) is a disc, pot or slab seen edge-on
+    (e = 0), whose per-row half-widths are its radius profile.
 
     Args:
         parts: the silhouette's parts.
@@ -220,21 +225,29 @@ def estimate_ground(parts: PartMap, focal_px: float | None = None, cy: float | N
     widest = half >= 0.95 * half.max()
     centre_v = float(rows[widest].mean() + 0.5) / s
     half_height = max((band[1] + 1) / s - centre_v, 0.5 / s)
-    low_rows = half[-max(1, len(half) // 6):]
-    tau = BASE_THICKNESS
-    phi = np.arctan(tau / 2.0)
-    e = float(np.arcsin(min(1.0, half_height / (radius * np.sqrt(1.0 + tau ** 2 / 4.0)))) - phi)
-    # A small e would make a disc a few degrees off edge-on (t = tau r) out of what is more simply a thicker disc
-    # seen edge-on: below MIN_ELEVATION_DEG, or with a flat bottom, the base is seen edge-on.
-    flat = low_rows.mean() >= FLAT_BOTTOM * half.max()
+    # The elevation from the sagitta of the bottom arc: a disc of radius r seen from above by e has the bottom
+    # outline v(x) = c + r sin(e) sqrt(1 - x^2 / r^2) + t cos(e) / 2, so v(0) - v(0.8 r) = 0.4 r sin(e).
+    # What stands on a base hides its top, never its bottom.
+    cols = np.nonzero(m.any(axis=0))[0]
+    bottom_of = np.array([np.nonzero(m[:, c])[0].max() + 1 for c in cols], np.float64) / s
+    x = (cols + 0.5) / s - axis_u
+    centre_sel = np.abs(x) <= 0.1 * radius
+    side_sel = np.abs(np.abs(x) - 0.8 * radius) <= 0.1 * radius
+    sag = bottom_of[centre_sel].mean() - bottom_of[side_sel].mean() if centre_sel.any() and side_sel.any() else 0.0
+    e = float(np.arcsin(np.clip(sag / (0.4 * radius), 0.0, np.sin(np.radians(MAX_ELEVATION_DEG)))))
+    flat = half[-1] >= FLAT_BOTTOM * half.max()  # the lowest row is wide: no elliptic arc (a pot's sloping sides)
     if flat or e < np.radians(MIN_ELEVATION_DEG):
-        e = 0.0
-    e = float(np.clip(e, 0.0, np.radians(MAX_ELEVATION_DEG)))
-    thickness = tau * radius if e > 0.0 else (band[1] + 1 - band[0]) / s
+        e = 0.0  # a flat bottom: seen edge-on, each row its own radius (a slab, a pot, a drum)
+    if e > 0.0:
+        thickness = max(2.0 * (half_height - radius * np.sin(e)) / np.cos(e), 1.0 / s)
+    else:
+        thickness = (band[1] + 1 - band[0]) / s
     ray = float(np.arctan2(centre_v - cy, focal_px)) if focal_px and cy is not None else 0.0
     cam_e = float(np.clip(e - ray, -np.radians(MAX_ELEVATION_DEG), np.radians(MAX_ELEVATION_DEG))) if e > 0 else 0.0
+    top_v = min(band[0] / s, centre_v - half_height) if e > 0.0 else band[0] / s
     return Ground(elevation=e, axis_u=axis_u, centre_v=centre_v, radius=radius, thickness=thickness,
-                  camera_elevation=cam_e, rows_v=(rows + 0.5) / s, rows_radius=half / s)
+                  camera_elevation=cam_e, top_v=top_v, bottom_v=(band[1] + 1) / s,
+                  rows_v=(rows + 0.5) / s, rows_radius=half / s)
 
 
 def disc_interval(points: np.ndarray, ground: Ground) -> tuple[np.ndarray, np.ndarray]:
@@ -252,7 +265,7 @@ def disc_interval(points: np.ndarray, ground: Ground) -> tuple[np.ndarray, np.nd
     Returns:
         (front float64 [N], back float64 [N]) depth offsets in pixels (+ away
         from the camera) relative to the disc centre; front > back where the
-        ray misses the disc.
+        ray passes beside the disc (|x| >= r).
     """
     e, r, t = ground.elevation, ground.radius, ground.thickness
     x = points[:, 0] - ground.axis_u
@@ -264,8 +277,14 @@ def disc_interval(points: np.ndarray, ground: Ground) -> tuple[np.ndarray, np.nd
     front = (-z * se - half) / ce
     back = (-z * se + half) / ce
     if se > 1e-3:
-        front = np.maximum(front, (z * ce - t / 2.0) / se)
-        back = np.minimum(back, (z * ce + t / 2.0) / se)
+        slab_lo, slab_hi = (z * ce - t / 2.0) / se, (z * ce + t / 2.0) / se
+        cyl_lo, cyl_hi = front, back
+        front, back = np.maximum(cyl_lo, slab_lo), np.minimum(cyl_hi, slab_hi)
+        # Pixels just past the ideal ellipse (outline pixels, meshing): the point of the ray's cylinder chord
+        # nearest to the slab, zero thickness.
+        off = (front > back) & (half > 0.0)
+        near = np.clip((slab_lo + slab_hi) / 2.0, cyl_lo, cyl_hi)
+        front[off], back[off] = near[off], near[off] + 1e-9
     miss = half <= 0.0
     front[miss], back[miss] = 1.0, -1.0
     return front, back
@@ -337,10 +356,10 @@ def part_profile(points: np.ndarray, parts: PartMap, balls: MedialBalls,
     hit = back > front
     disc_h = np.where(hit, (back - front) / 2.0, round_h)
     disc_m = np.where(hit, (back + front) / 2.0, shear)
-    # Base weight: the band's rows, blended over BLEND_SIGMA analysis pixels.
-    band = find_base(parts)
+    # Base weight: the base's rows, blended over BLEND_SIGMA analysis pixels (pixels the disc misses there,
+    # such as a pole in front of its far half, keep the round profile).
     in_band = np.zeros(parts.labels.shape, np.float32)
-    in_band[band[0]:band[1] + 1] = 1.0
+    in_band[int(round(ground.top_v * parts.scale)):] = 1.0  # nothing below the base: full weight to the bottom
     in_band = cv2.GaussianBlur(in_band, (0, 0), BLEND_SIGMA)
     coords = np.stack([pts[:, 1] * parts.scale - 0.5, pts[:, 0] * parts.scale - 0.5])
     w = ndimage.map_coordinates(in_band, coords, order=1, mode="nearest")
