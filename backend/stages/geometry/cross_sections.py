@@ -45,6 +45,7 @@ BASE_STEP = 0.4              # rows narrower than this share of the band's wides
 BASE_MIN_ABOVE = 0.2         # share of the object's height that must stand above the band
 BASE_MAX_ABOVE_WIDTH = 0.45  # median extent of the rows above the band, over the band's width
 BASE_MAX_WIDTH = 1.2         # band width over the object's height
+MAX_DISC_THICKNESS = 0.6     # thicker bases (over their radius) are taken edge-on
 FLAT_BOTTOM = 0.6            # lowest row at least this share of the widest: a flat bottom, seen edge-on
 MIN_ELEVATION_DEG = 5.0      # below this the base is taken edge-on (a slab as thick as it looks)
 MAX_ELEVATION_DEG = 35.0
@@ -196,7 +197,9 @@ def estimate_ground(parts: PartMap, focal_px: float | None = None, cy: float | N
     thickness from its half-height below the widest row; a flat bottom
     (lowest row at least ``FLAT_BOTTOM`` of the widest, or e below
     ``MIN_ELEVATION_DEG``) is a disc, pot or slab seen edge-on
-    (e = 0), whose per-row half-widths are its radius profile.
+    (e = 0), whose per-row half-widths are its radius profile; so is a base
+    whose thickness would exceed ``MAX_DISC_THICKNESS`` of its radius (a pot:
+    sloping sides and perspective curve its bottom, it is no thin disc).
 
     Args:
         parts: the silhouette's parts.
@@ -240,7 +243,9 @@ def estimate_ground(parts: PartMap, focal_px: float | None = None, cy: float | N
         e = 0.0  # a flat bottom: seen edge-on, each row its own radius (a slab, a pot, a drum)
     if e > 0.0:
         thickness = max(2.0 * (half_height - radius * np.sin(e)) / np.cos(e), 1.0 / s)
-    else:
+        if thickness > MAX_DISC_THICKNESS * radius:
+            e = 0.0  # a pot or a drum with a curved (perspective) bottom: a solid of revolution seen edge-on
+    if e == 0.0:
         thickness = (band[1] + 1 - band[0]) / s
     ray = float(np.arctan2(centre_v - cy, focal_px)) if focal_px and cy is not None else 0.0
     cam_e = float(np.clip(e - ray, -np.radians(MAX_ELEVATION_DEG), np.radians(MAX_ELEVATION_DEG))) if e > 0 else 0.0
