@@ -41,9 +41,9 @@ from .parts import MedialBalls, PartMap, ball_union
 
 ROUND, REVOLUTION = 0, 1
 BASE_MIN_ASPECT = 1.6        # width / height of the base band (a thin disc seen from up to ~35 deg above)
-BASE_STEP = 0.4              # rows narrower than this share of the band's widest row end the band
+BASE_STEP = 0.5              # rows narrower than this share of the band's widest row end the band
 BASE_MIN_ABOVE = 0.2         # share of the object's height that must stand above the band
-BASE_MAX_ABOVE_WIDTH = 0.45  # median extent of the rows above the band, over the band's width
+BASE_MAX_ABOVE_WIDTH = 0.5   # median pixel count of the rows above the band, over the band's width
 BASE_MAX_WIDTH = 1.2         # band width over the object's height
 MAX_DISC_THICKNESS = 0.6     # thicker bases (over their radius) are taken edge-on
 FLAT_BOTTOM = 0.6            # lowest row at least this share of the widest: a flat bottom, seen edge-on
@@ -152,8 +152,8 @@ def find_base(parts: PartMap) -> tuple[int, int] | None:
     to last object pixel) is at least ``BASE_STEP`` of the band's widest row;
     the band is a base when it is at least ``BASE_MIN_ASPECT`` times wider than
     tall, the object goes on above it for at least ``BASE_MIN_ABOVE`` of its
-    height, and the rows above are narrow (median extent at most
-    ``BASE_MAX_ABOVE_WIDTH`` of the band's): a lamp's foot under its pole, a
+    height, and the rows above are narrow (median pixel count at most
+    ``BASE_MAX_ABOVE_WIDTH`` of the band's width): a lamp's foot under its pole, a
     robot arm's turntable; not a sitting animal's body under its head. A band
     more than ``BASE_MAX_WIDTH`` times wider than the object is tall is a
     rail or a shelf, not a foot.
@@ -182,7 +182,8 @@ def find_base(parts: PartMap) -> tuple[int, int] | None:
     height = bottom - first + 1
     if r < top or (first - top) < BASE_MIN_ABOVE * (bottom - top + 1) or widest < BASE_MIN_ASPECT * height:
         return None
-    above = ext[top:first]
+    # Pixels, not extent: a hook hanging off a jib makes a row wide but not full.
+    above = sil[top:first].sum(axis=1)
     if np.median(above[above > 0]) > BASE_MAX_ABOVE_WIDTH * widest:
         return None  # what stands on the band is about as wide: a body, not a foot
     if widest > BASE_MAX_WIDTH * (bottom - top + 1):
