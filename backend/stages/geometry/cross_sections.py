@@ -1,32 +1,34 @@
 """A cross-section per silhouette part: round limbs and blobs, bases that keep their width in depth.
 
-Each part of ``parts.segment_parts`` gets a kind from its 2D shape:
+Each part of ``parts.segment_parts`` gets a kind (``describe_parts``):
 
 * ``round`` -- the union of the medial balls (``parts.ball_union``): a tube
   as deep as it is wide along a limb, a sphere on a round blob (Teddy,
   Igarashi et al. 1999, Sec. 4.2).
-* ``revolution`` -- a base: the lowest part of an object with several parts,
-  at least ``BASE_MIN_ASPECT`` times as wide as tall. Objects stand on rotationally symmetric
-  bases (the disc foot of a lamp, a turntable, the round base of a statue),
-  so the part is taken as a flat cylinder (a disc) about the world's vertical
-  axis: a generalised cylinder with a straight axis (3-Sweep, Chen et al.,
-  SIGGRAPH Asia 2013, Sec. 4, with the axis fixed instead of swept). Its
-  radius r is the part's half-width; the sagitta of its bottom arc gives the
-  camera elevation e (v(0) - v(0.8 r) = 0.4 r sin e), its half-height
+* ``revolution`` -- the base: a band of rows at the bottom of the object much
+  wider than what stands on it (``find_base``). Objects stand on rotationally
+  symmetric bases (the disc foot of a lamp, a turntable, a flower pot), so the
+  band is taken as a cylinder about the world's vertical axis: a generalised
+  cylinder with a straight axis (3-Sweep, Chen et al., SIGGRAPH Asia 2013,
+  Sec. 4, with the axis fixed instead of swept). Its radius r is the band's
+  half-width; the sagitta of its bottom arc gives the elevation e under which
+  the camera sees it (v(0) - v(0.8 r) = 0.4 r sin e), its half-height
   B = r sin(e) + (t / 2) cos(e) below the widest row the thickness t. A flat
-  bottom (e below ``MIN_ELEVATION_DEG``) is a base seen edge-on: a solid of
-  revolution whose radius per row is the row's half-width (a slab, a pot).
+  bottom, a small e or a thick base is seen edge-on: a solid of revolution
+  whose radius per row is the row's half-width (a slab, a pot).
   Each pixel's front and back depths are the ray's entry and exit of that
-  solid. A disc foot then keeps its width in depth instead of becoming a blade.
+  solid (``disc_interval``). A disc foot then keeps its width in depth instead
+  of becoming a blade.
 
-The base also fixes the ground: with the camera looking down by e, a point
-at height H above the base stands H sin(e) nearer to the camera than the
-base's centre, so every other part's mid-surface is sheared by
-(v - v_base) tan(e) (upright parts lean toward the camera in camera space,
-stand upright in the world). Without a base, e = 0.
+The base also fixes the ground: with the camera looking down by e_cam (e less
+the angle of the ray to the base below the optical axis), a point at height H
+above the base stands H sin(e_cam) nearer to the camera than the base's
+centre, so every other part's mid-surface is sheared by (v - v_base)
+tan(e_cam): upright parts lean toward the camera in camera space and stand
+upright in the world. Without a base, e_cam = 0.
 
-Part kinds blend over a few pixels at their borders (smoothed one-hot part
-weights), so the surface has no cliffs where a pole meets its base.
+The base's rows blend into the round profile over ``BLEND_SIGMA`` analysis
+pixels, so the surface has no cliff where a pole meets its foot.
 """
 
 from __future__ import annotations
@@ -296,18 +298,6 @@ def disc_interval(points: np.ndarray, ground: Ground) -> tuple[np.ndarray, np.nd
     return front, back
 
 
-def _soft_weights(parts: PartMap, points: np.ndarray) -> np.ndarray:
-    """float64 [N, P] smoothed one-hot part weights at points (rows sum to 1)."""
-    filled = parts.filled_labels()
-    out = np.empty((len(points), parts.count))
-    coords = np.stack([points[:, 1] * parts.scale - 0.5, points[:, 0] * parts.scale - 0.5])  # (row, col)
-    for k in range(parts.count):
-        blur = cv2.GaussianBlur((filled == k).astype(np.float32), (0, 0), BLEND_SIGMA)
-        out[:, k] = ndimage.map_coordinates(blur, coords, order=1, mode="nearest")
-    total = out.sum(axis=1, keepdims=True)
-    return np.where(total > 1e-9, out / np.maximum(total, 1e-9), 1.0 / parts.count)
-
-
 @dataclass
 class Profile:
     """Depth profile of the surface over the mesh's vertices (caller pixels).
@@ -343,9 +333,9 @@ def part_profile(points: np.ndarray, parts: PartMap, balls: MedialBalls,
 
     Returns:
         A ``Profile``: ``ROUND`` parts have the ball-union half-thickness around
-        a mid-surface sheared by the ground's elevation; the ``REVOLUTION`` base
-        the disc's entry/exit interval (the ball union where the disc model
-        misses the pixel); part kinds blend over ``BLEND_SIGMA``.
+        a mid-surface sheared by the camera elevation; the base's rows the
+        disc's entry/exit interval (the ball union where the ray passes beside
+        it); the two blend over ``BLEND_SIGMA`` analysis pixels.
     """
     pts = np.asarray(points, dtype=np.float64)
     infos = infos if infos is not None else describe_parts(parts)
