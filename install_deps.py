@@ -4,7 +4,8 @@
     python3 install_deps.py                   # weight-free engines only (CPU), in ./.venv
     python3 install_deps.py --extra models    # + torch, diffusers, transformers, gsplat
     python3 install_deps.py --extra blender   # + bpy, Blender as a Python module (headless; Python 3.11)
-    python3 install_deps.py --extra test      # + models, blender and pytest
+    python3 install_deps.py --extra ray       # + Ray, for `python -m backend batch --ray` (local instance or cluster)
+    python3 install_deps.py --extra test      # + models, blender, ray and pytest
     python3 install_deps.py --target DIR      # somewhere else (the add-on uses its user folder)
     python3 install_deps.py --check           # report what is there and what is missing
 
@@ -37,14 +38,15 @@ TORCH_VERSION = "2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 STAMP = "tween4d-deps.json"
 # Free disk needed, in GiB, by what gets installed.
-DISK_NEED_GIB = {"core": 1.0, "models": 3.0, "cuda": 8.0, "blender": 2.0, "test": 0.1}
+DISK_NEED_GIB = {"core": 1.0, "models": 3.0, "cuda": 8.0, "blender": 2.0, "ray": 0.5, "test": 0.1}
 IMPORT_CHECKS = {
     "core": ["numpy", "scipy", "cv2", "triangle", "PIL", "imageio", "imageio_ffmpeg", "onnxruntime", "tqdm"],
     "models": ["torch", "diffusers", "transformers", "safetensors", "huggingface_hub", "gsplat"],
     "blender": ["bpy"],
+    "ray": ["ray"],
     "test": ["pytest"],
 }
-GROUPS = ["core", "models", "blender", "test"]
+GROUPS = ["core", "models", "blender", "ray", "test"]
 
 
 class InstallError(RuntimeError):
@@ -96,8 +98,9 @@ def extras_closure(extras: list[str]) -> list[str]:
     """The install groups for the requested extras, in install order."""
     groups = {"core", *extras}
     if "test" in groups:
-        # The add-on is tested in real headless Blender, the model engines with tiny random-weight models.
-        groups |= {"models", "blender"}
+        # The add-on is tested in real headless Blender, the model engines with tiny random-weight models,
+        # the batch runner's --ray path on a local Ray instance.
+        groups |= {"models", "blender", "ray"}
     return [g for g in GROUPS if g in groups]
 
 
@@ -216,7 +219,7 @@ def install(target: Path, groups: list[str], device: str, torch_index: str | Non
             return
     check_disk(target, groups, device)
     steps = ["venv", "core"] + (["torch", "models"] if "models" in groups else [])
-    steps += [g for g in ("blender", "test") if g in groups] + ["weights", "verify"]
+    steps += [g for g in ("blender", "ray", "test") if g in groups] + ["weights", "verify"]
     n = len(steps)
 
     def step(name: str) -> str:
@@ -250,6 +253,9 @@ def install(target: Path, groups: list[str], device: str, torch_index: str | Non
     if "blender" in groups:
         say(f"{step('blender')} Installing bpy (Blender 5.0 as a Python module, about 300 MB) ...")
         run_pip(py, [*con, "-r", str(REQ / "blender.txt")], "Installing bpy")
+    if "ray" in groups:
+        say(f"{step('ray')} Installing Ray (distributed batch runs) ...")
+        run_pip(py, [*con, "-r", str(REQ / "ray.txt")], "Installing Ray")
     if "test" in groups:
         say(f"{step('test')} Installing the test tools (pytest) ...")
         run_pip(py, [*con, "-r", str(REQ / "test.txt")], "Installing the test packages")
@@ -266,7 +272,7 @@ def install(target: Path, groups: list[str], device: str, torch_index: str | Non
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--target", type=Path, default=ROOT / ".venv", help="virtual environment folder (default: ./.venv)")
-    p.add_argument("--extra", action="append", choices=["models", "blender", "test"], default=[], help="extra groups to install")
+    p.add_argument("--extra", action="append", choices=["models", "blender", "ray", "test"], default=[], help="extra groups to install")
     p.add_argument("--check", action="store_true", help="report what is installed and what is missing, install nothing")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch build to install (default: auto-detect)")
     p.add_argument("--torch-index", help="pip index URL for torch (e.g. a CUDA wheel index)")

@@ -20,7 +20,8 @@ spec.loader.exec_module(install_deps)
 def test_test_extra_pulls_in_models_and_blender():
     assert install_deps.extras_closure([]) == ["core"]
     assert install_deps.extras_closure(["blender"]) == ["core", "blender"]
-    assert install_deps.extras_closure(["test"]) == ["core", "models", "blender", "test"]
+    assert install_deps.extras_closure(["ray"]) == ["core", "ray"]
+    assert install_deps.extras_closure(["test"]) == ["core", "models", "blender", "ray", "test"]
 
 
 def test_too_old_python_is_refused_with_advice(monkeypatch):
