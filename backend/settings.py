@@ -189,7 +189,8 @@ class GenerateSettings:
         frame_plys: also write one 3DGS PLY per frame.
         preview: write preview.mp4 (or .gif when no ffmpeg is available).
         device: "auto" | "cpu" | "cuda" for model engines.
-        inflation: depth of the inflated 2.5D shape relative to a round cross-section.
+        inflation: depth of the inflated 2.5D shape relative to round cross-sections (1 = a tube as deep
+            as it is wide, a ball as deep as its diameter; the part-aware engine measures best at 1).
         subject: single-image mode: "auto" | "object" | "scene" (``backend.single_settings``).
         motion: single-image mode: the motion source and its settings, a dict
             (``backend.single_settings.parse_motion``); None = the default preset.
@@ -205,7 +206,7 @@ class GenerateSettings:
     frame_plys: bool = False
     preview: bool = True
     device: str = "auto"
-    inflation: float = 0.7
+    inflation: float = 1.0
     subject: str = "auto"
     motion: Optional[dict] = None
     horizon: Optional[float] = None

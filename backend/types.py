@@ -121,6 +121,12 @@ class Shape3D:
             pixel follows the 2D mesh vertices (``pixel_weights @
             trajectories[t]`` gives every 3D vertex's (u, v) at frame t); set
             by the engine that built the shape, needed by the motion stage.
+        part: optional int32 [V3] index of the silhouette part each vertex
+            belongs to (``backend.stages.geometry.parts``); None when the
+            engine does not split the silhouette.
+        back_texture: optional uint8 [H, W, 3] colours for the unseen back
+            sheet, same size and UVs as ``texture``; None: the back shows
+            ``texture``.
     """
 
     vertices: np.ndarray
@@ -130,6 +136,8 @@ class Shape3D:
     source_vertex: np.ndarray
     side: np.ndarray
     pixel_weights: Optional[Any] = None
+    part: Optional[np.ndarray] = None
+    back_texture: Optional[np.ndarray] = None
 
     def pixel_weights_for(self, mesh: SilhouetteMesh):
         """``pixel_weights`` checked against the 2D mesh the motion refers to.

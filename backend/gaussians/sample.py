@@ -184,7 +184,8 @@ def sample_gaussians(shape: Shape3D, motion: Motion3D, view: InputView, fg: Fore
     Returns:
         ``backend.asset.Gaussians``: means float32 [T, N, 3] (metres, frame 0
         on the rest surface), colors float32 [N, 3] sRGB 0..1 (texture
-        sampled at each Gaussian's pixel; back side darkened by 0.9),
+        sampled at each Gaussian's pixel, the back side from ``shape.back_texture``
+        when set and darkened by 0.9),
         opacities float32 [N], scales float32 [T, N, 3] (standard deviations
         in metres: two tangential from the sample spacing, one normal),
         rotations float32 [T, N, 4] unit quaternions (w, x, y, z) whose local
@@ -264,6 +265,8 @@ def sample_gaussians(shape: Shape3D, motion: Motion3D, view: InputView, fg: Fore
 
     uv = (np.asarray(shape.uv, dtype=np.float64)[tri] * bary[:, :, None]).sum(axis=1)
     colors = _sample_texture(np.asarray(shape.texture), uv)
+    if shape.back_texture is not None and back.any():
+        colors[back] = _sample_texture(np.asarray(shape.back_texture), uv[back])
     colors[back] *= BACK_SHADE
     image_px = view.to_image_pixels(points)
     iw, ih = view.camera_image.width, view.camera_image.height

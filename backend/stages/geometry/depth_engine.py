@@ -261,4 +261,5 @@ def build_shape_from_depth(mesh: SilhouetteMesh, fg: Foreground, view: InputView
     if progress is not None:
         progress.update(1.0, "depth surface done")
     return Shape3D(vertices=vertices, faces=shape.faces, uv=shape.uv, texture=shape.texture,
-                   source_vertex=shape.source_vertex, side=shape.side, pixel_weights=shape.pixel_weights)
+                   source_vertex=shape.source_vertex, side=shape.side, pixel_weights=shape.pixel_weights,
+                   part=shape.part, back_texture=shape.back_texture)

@@ -1,6 +1,12 @@
 """Silhouette inflation: a closed, textured 2.5D surface from a 2D silhouette mesh.
 
-Method: the thickness field solves a Poisson problem on the silhouette mesh,
+Method (default, part-aware): the silhouette is split into parts where its
+local thickness jumps (``parts``), and every part gets a cross-section that
+fits it (``cross_sections``): round tubes and blobs from the union of the
+medial balls, solids of revolution for bases. The height is h = inflation *
+(that half-thickness); inflation = 1 gives round cross-sections everywhere.
+
+``poisson_height`` (kept for the depth engine's scale prior): the thickness field solves a Poisson problem on the silhouette mesh,
 -Δu = 2 inside, u = 0 on the outline, discretised with the cotangent
 Laplacian and lumped mass matrix; the height is h = inflation * sqrt(u).
 For a strip of width w, u = x (w - x) and sqrt(u) is a circle of radius w/2,
@@ -10,8 +16,9 @@ the Poisson form used by Sýkora et al., "Ink-and-Ray", TOG 2014).
 
 The surface has a front sheet at world y = -h (toward the camera) and a back
 sheet at y = +h that share the silhouette (rim) vertices, so it is closed. The
-back sheet mirrors the front one and reuses its texture coordinates: a
-plausible fill for the unseen side.
+back sheet mirrors the front one and reuses its texture coordinates; its
+colours (``Shape3D.back_texture``) are the front's low-passed, so front
+features are not mirrored onto the unseen side (``back_texture``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ import scipy.sparse.linalg as spla
 
 from ...geometry3d.mesh_ops import cotangent_stiffness, lumped_mass
 from ...types import Foreground, InputView, Shape3D, SilhouetteMesh
+from .back_texture import back_texture
+from .cross_sections import part_profile
+from .parts import medial_balls, segment_parts
 from .refine import RefinedMesh, refine_for_inflation
 
 SIDE_FRONT, SIDE_RIM, SIDE_BACK = 1, 0, -1
@@ -48,6 +58,30 @@ def poisson_height(refined: RefinedMesh) -> np.ndarray:
         a = a + sp.diags(np.full(len(inner), 1e-9 * max(a.diagonal().mean(), 1e-12)))
         u[inner] = spla.spsolve(a, 2.0 * m[inner])
     return np.sqrt(np.maximum(u, 0.0))
+
+
+def volume_profile(refined: RefinedMesh, mask: np.ndarray,
+                   view: InputView | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Part-aware cross-sections of the surface at the refined mesh's vertices.
+
+    Args:
+        refined: the chord-free silhouette mesh (working pixels).
+        mask: bool [H, W] the silhouette the mesh was built from.
+        view: the input view (its focal length corrects the ground's elevation for perspective), or None.
+
+    Returns:
+        (half-thickness float64 [V'] >= 0 pixels, zero on rim vertices, for a
+        round cross-section (``cross_sections.part_profile``);
+        mid float64 [V'] pixels, depth offset of the mid-surface (+ away from the camera);
+        part int32 [V'] the part index of each vertex).
+    """
+    balls = medial_balls(mask)
+    parts = segment_parts(mask, balls)
+    cam = view.camera_work if view is not None else None
+    profile = part_profile(refined.vertices, parts, balls, focal_px=cam.fy if cam else None, cy=cam.cy if cam else None)
+    height = profile.half_thickness.copy()
+    height[refined.rim] = 0.0
+    return height, profile.mid, profile.label
 
 
 def bleed_texture(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None, ring_px: int = 6) -> np.ndarray:
@@ -118,14 +152,15 @@ def build_shape(mesh: SilhouetteMesh, fg: Foreground, view: InputView, inflation
         raise ValueError(f"foreground is {fg.mask.shape[1]}x{fg.mask.shape[0]} but the view is {w}x{h}: "
                          "use the same working resolution")
     refined = refine_for_inflation(mesh)
-    height_px = inflation * poisson_height(refined)
-    height_m = height_px * view.metres_per_pixel
+    round_px, mid_px, part = volume_profile(refined, fg.mask, view)
+    height_m = inflation * round_px * view.metres_per_pixel
+    mid_m = mid_px * view.metres_per_pixel
     inner = np.nonzero(~refined.rim)[0]
     n = len(refined.vertices)
 
     uv_px = refined.vertices
-    front = view.to_world(uv_px, -height_m)
-    back = view.to_world(uv_px[inner], height_m[inner])
+    front = view.to_world(uv_px, mid_m - height_m)
+    back = view.to_world(uv_px[inner], mid_m[inner] + height_m[inner])
     vertices = np.concatenate([front, back])
 
     back_index = np.arange(n)
@@ -143,7 +178,8 @@ def build_shape(mesh: SilhouetteMesh, fg: Foreground, view: InputView, inflation
     texture = bleed_texture(fg.rgb, fg.mask, fg.alpha)
     pixel_weights = sp.vstack([refined.weights, refined.weights[inner]]).tocsr()
     return Shape3D(vertices=vertices, faces=faces, uv=uv, texture=texture, source_vertex=source_vertex, side=side,
-                   pixel_weights=pixel_weights)
+                   pixel_weights=pixel_weights, part=np.concatenate([part, part[inner]]).astype(np.int32),
+                   back_texture=back_texture(texture, fg.mask))
 
 
 def surface_pixel_weights(shape: Shape3D, mesh: SilhouetteMesh) -> sp.csr_matrix:
