@@ -5,9 +5,19 @@ Method: Alexa, Cohen-Or & Levin, "As-Rigid-As-Possible Shape Interpolation"
 decomposition) is interpolated as A(t) = R(t theta) ((1 - t) I + t S); the
 vertex positions at time t are the least-squares fit of all A(t) (area
 weighted, the normal matrix is factorised once), with the translation fixed by
-moving each connected part's area-weighted centroid linearly. Rotation angles
+moving each connected part's centroid linearly, weighted by area and by how
+closely each triangle turns with the bulk of the part (so limbs swing on arcs
+about their joints). Rotation angles
 are unwrapped over triangle adjacency (breadth first) so that neighbouring
 triangles agree on the turning direction of large rotations.
+
+Foreshortening follows a turn: where a triangle's stretch S shrinks one
+direction (ratio k of its eigenvalues below 1) while keeping its length in
+the other (near the mesh's typical scale), the part is read as turning out of
+the image plane by theta = acos(k) (weak perspective, see
+``backend.geometry3d.weak_perspective``) and the shrinking eigenvalue follows
+cos(t theta) times the interpolated length instead of a straight line, so the
+in-betweens are the projections of a uniform 3D turn (slerp), not of a chord.
 """
 
 from __future__ import annotations
@@ -19,6 +29,34 @@ from scipy.sparse.linalg import splu
 
 from .arap_operator import TriangleGradient, closest_rotations, rotation_matrices
 from .mesh_ops import bfs_face_order
+
+FORESHORTENING_MIN = 0.06   # 1 - k below which a stretch is interpolated linearly (about 20 degrees)
+LENGTH_KEPT = (0.8, 1.25)   # the kept eigenvalue relative to the typical scale, for a turn
+ANCHOR_ANGLE = 0.3          # radians: triangles turning this far from the median anchor the translation less
+
+
+def turn_stretch_path(stretch: np.ndarray, t: float) -> np.ndarray:
+    """Interpolated stretch matrices at time t, foreshortening as a turn.
+
+    Args:
+        stretch: float [F, 2, 2] symmetric stretch S of each triangle (polar factor, rest -> target).
+        t: time in [0, 1].
+
+    Returns:
+        float64 [F, 2, 2]: (1 - t) I + t S, except where S foreshortens one direction by
+        1 - k >= ``FORESHORTENING_MIN`` while the other stays within ``LENGTH_KEPT`` of the
+        median: there the eigenvalues become l1(t) = 1 - t + t l1 and l1(t) cos(t acos k).
+    """
+    s = np.asarray(stretch, dtype=np.float64)
+    lam, q = np.linalg.eigh(s)  # ascending: lam[:, 1] is the larger
+    big = lam[:, 1]
+    typical = float(np.median(big)) if len(big) else 1.0
+    k = np.where(big > 1e-12, lam[:, 0] / np.maximum(big, 1e-12), 1.0)
+    rel = big / max(typical, 1e-12)
+    turn = (k > 0.0) & (1.0 - k >= FORESHORTENING_MIN) & (rel >= LENGTH_KEPT[0]) & (rel <= LENGTH_KEPT[1])
+    l_big = 1.0 - t + t * big
+    l_small = np.where(turn, l_big * np.cos(t * np.arccos(np.clip(k, 0.0, 1.0))), 1.0 - t + t * lam[:, 0])
+    return np.einsum("fab,fb,fcb->fac", q, np.stack([l_small, l_big], axis=1), q)
 
 
 def unwrap_face_angles(theta: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -83,7 +121,10 @@ class ArapInterpolator:
         self.theta = unwrap_face_angles(theta, self.grad.faces)
         s = np.einsum("fba,fbc->fac", rot, jac)  # R^T A
         self.stretch = 0.5 * (s + s.transpose(0, 2, 1))
-        c = _component_centroid_rows(self.grad.faces, self.grad.areas, len(self.rest))
+        # Translation: the centroid of the triangles that turn with the bulk of the object moves on a
+        # straight line; a limb that swings about a joint then follows its rotations on an arc about
+        # that joint (pinning the whole centroid would pull the joint onto a chord).
+        c = _component_centroid_rows(self.grad.faces, self.grad.areas * self._anchor_weights(), len(self.rest))
         self.centroid_rows = c
         self.c0 = c @ self.rest
         self.c1 = c @ self.target
@@ -101,6 +142,13 @@ class ArapInterpolator:
             kkt = (kkt + sp.diags(diag)).tocsc()
         self._lu = splu(kkt)
 
+    def _anchor_weights(self) -> np.ndarray:
+        """float64 [F]: 1 for triangles turning like the area-weighted median, less for those turning apart."""
+        order = np.argsort(self.theta)
+        cum = np.cumsum(self.grad.areas[order])
+        median = self.theta[order][np.searchsorted(cum, 0.5 * cum[-1])] if len(order) else 0.0
+        return np.exp(-((self.theta - median) / ANCHOR_ANGLE) ** 2) + 1e-3
+
     def positions(self, t: float) -> np.ndarray:
         """float64 [V, 2] vertex positions at time ``t`` (0 = rest, 1 = target)."""
         t = float(t)
@@ -108,8 +156,7 @@ class ArapInterpolator:
             return self.rest.copy()
         if t == 1.0:
             return self.target.copy()
-        eye = np.eye(2)[None]
-        a_t = np.einsum("fab,fbc->fac", rotation_matrices(t * self.theta), (1.0 - t) * eye + t * self.stretch)
+        a_t = np.einsum("fab,fbc->fac", rotation_matrices(t * self.theta), turn_stretch_path(self.stretch, t))
         rhs = np.vstack([self.grad.rhs(a_t), (1.0 - t) * self.c0 + t * self.c1])
         if len(self.unused):
             rhs[self.unused] = (1.0 - t) * self.rest[self.unused] + t * self.target[self.unused]

@@ -5,6 +5,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 from test_geometry3d import gradient_foreground, mask_mesh
 
+from backend.geometry2d.arap_interpolation import arap_interpolate
 from backend.geometry3d.weak_perspective import out_of_plane_angle, pick_sign, rotations_from_affine
 from backend.stages.geometry import build_shape, input_view, surface_pixel_weights
 from backend.stages.motion import lift_motion
@@ -73,3 +74,38 @@ def test_a_swivelling_arm_turns_toward_the_camera_on_an_arc_about_its_hinge(arm_
     # The squash of the earlier behaviour leaves the tip where it was in depth.
     flat = lift_motion(shape, mesh, m2, view, [0, 4, 8], out_of_plane=False)
     assert abs((flat.vertices[0, tip, 1] - flat.vertices[-1, tip, 1]).mean()) < 0.3 * forward
+
+
+def _body_and_arm():
+    mask = np.zeros((H, W), bool)
+    mask[10:54, 12:56] = True
+    mask[26:38, 56:110] = True
+    return mask_mesh(mask, 4.0)
+
+
+def test_a_hinged_part_in_betweens_on_the_arc_about_its_hinge_not_the_chord():
+    mesh = _body_and_arm()
+    hinge = np.array([HINGE_U, 32.0])
+    p = mesh.vertices
+    arm = p[:, 0] > HINGE_U + 6  # rotate the arm rigidly by 100 degrees about the hinge (the joint bends)
+    a = np.radians(-100.0)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    target = p.copy()
+    target[arm] = (p[arm] - hinge) @ rot.T + hinge
+    traj = arap_interpolate(p, target, mesh.faces, np.linspace(0.0, 1.0, 9))
+    tip = np.nonzero(arm & (p[:, 0] > 104))[0]
+    radius = np.linalg.norm(traj[:, tip].mean(1) - hinge, axis=1)
+    # A chord would pass at cos(50 deg) = 0.64 of the radius at mid-time.
+    assert radius.min() > 0.93 * radius[0]
+
+
+def test_foreshortening_in_betweens_follow_the_cosine_of_a_uniform_turn():
+    mesh = _body_and_arm()
+    arm_end = mesh.vertices.copy()
+    arm = arm_end[:, 0] > HINGE_U
+    arm_end[arm, 0] = HINGE_U + (arm_end[arm, 0] - HINGE_U) * np.cos(TURN)
+    mid = arap_interpolate(mesh.vertices, arm_end, mesh.faces, [0.5])[0]
+    tip = np.nonzero(mesh.vertices[:, 0] > 106)[0]
+    length = (mid[tip, 0].mean() - HINGE_U) / (mesh.vertices[tip, 0].mean() - HINGE_U)
+    # Half the turn: cos(30 deg) = 0.87, where a straight line between the widths gives 0.75.
+    assert length == pytest.approx(np.cos(TURN / 2), abs=0.04)

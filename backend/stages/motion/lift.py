@@ -346,7 +346,8 @@ def lift_motion(shape: Shape3D, mesh: SilhouetteMesh, motion: Motion2D, view: In
             blend = (1.0 - alpha) * depths[ka] + alpha * depths[kb]
             pix = pixels(t)
             guide, _, weight = solver.guides(pix, turns)
-            depths[t], res = solver.solve(rays_at(pix), guide, blend, blend, INBETWEEN_PRIOR, INBETWEEN_ITERATIONS,
+            depths[t], res = solver.solve(rays_at(pix), guide, blend, blend, INBETWEEN_PRIOR,
+                                          INBETWEEN_ITERATIONS if turns is None else KEYFRAME_ITERATIONS,
                                           prior_scale(weight), guide_first=turns is not None)
             diag["lift_residual_max"] = max(diag["lift_residual_max"], res)
             report(t)
