@@ -11,13 +11,6 @@ about their joints). Rotation angles
 are unwrapped over triangle adjacency (breadth first) so that neighbouring
 triangles agree on the turning direction of large rotations.
 
-Foreshortening follows a turn: where a triangle's stretch S shrinks one
-direction (ratio k of its eigenvalues below 1) while keeping its length in
-the other (near the mesh's typical scale), the part is read as turning out of
-the image plane by theta = acos(k) (weak perspective, see
-``backend.geometry3d.weak_perspective``) and the shrinking eigenvalue follows
-cos(t theta) times the interpolated length instead of a straight line, so the
-in-betweens are the projections of a uniform 3D turn (slerp), not of a chord.
 """
 
 from __future__ import annotations
@@ -30,33 +23,7 @@ from scipy.sparse.linalg import splu
 from .arap_operator import TriangleGradient, closest_rotations, rotation_matrices
 from .mesh_ops import bfs_face_order
 
-FORESHORTENING_MIN = 0.06   # 1 - k below which a stretch is interpolated linearly (about 20 degrees)
-LENGTH_KEPT = (0.8, 1.25)   # the kept eigenvalue relative to the typical scale, for a turn
 ANCHOR_ANGLE = 0.3          # radians: triangles turning this far from the median anchor the translation less
-
-
-def turn_stretch_path(stretch: np.ndarray, t: float) -> np.ndarray:
-    """Interpolated stretch matrices at time t, foreshortening as a turn.
-
-    Args:
-        stretch: float [F, 2, 2] symmetric stretch S of each triangle (polar factor, rest -> target).
-        t: time in [0, 1].
-
-    Returns:
-        float64 [F, 2, 2]: (1 - t) I + t S, except where S foreshortens one direction by
-        1 - k >= ``FORESHORTENING_MIN`` while the other stays within ``LENGTH_KEPT`` of the
-        median: there the eigenvalues become l1(t) = 1 - t + t l1 and l1(t) cos(t acos k).
-    """
-    s = np.asarray(stretch, dtype=np.float64)
-    lam, q = np.linalg.eigh(s)  # ascending: lam[:, 1] is the larger
-    big = lam[:, 1]
-    typical = float(np.median(big)) if len(big) else 1.0
-    k = np.where(big > 1e-12, lam[:, 0] / np.maximum(big, 1e-12), 1.0)
-    rel = big / max(typical, 1e-12)
-    turn = (k > 0.0) & (1.0 - k >= FORESHORTENING_MIN) & (rel >= LENGTH_KEPT[0]) & (rel <= LENGTH_KEPT[1])
-    l_big = 1.0 - t + t * big
-    l_small = np.where(turn, l_big * np.cos(t * np.arccos(np.clip(k, 0.0, 1.0))), 1.0 - t + t * lam[:, 0])
-    return np.einsum("fab,fb,fcb->fac", q, np.stack([l_small, l_big], axis=1), q)
 
 
 def unwrap_face_angles(theta: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -156,7 +123,8 @@ class ArapInterpolator:
             return self.rest.copy()
         if t == 1.0:
             return self.target.copy()
-        a_t = np.einsum("fab,fbc->fac", rotation_matrices(t * self.theta), turn_stretch_path(self.stretch, t))
+        eye = np.eye(2)[None]
+        a_t = np.einsum("fab,fbc->fac", rotation_matrices(t * self.theta), (1.0 - t) * eye + t * self.stretch)
         rhs = np.vstack([self.grad.rhs(a_t), (1.0 - t) * self.c0 + t * self.c1])
         if len(self.unused):
             rhs[self.unused] = (1.0 - t) * self.rest[self.unused] + t * self.target[self.unused]
