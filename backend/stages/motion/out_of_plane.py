@@ -173,12 +173,9 @@ class OutOfPlaneTurns:
             w float64 [V] turn weights; 0 wherever no region was found).
         """
         s, r_plus, r_minus = rotations_from_affine(f2)
-        # The regions found on the reference frame turn on every frame (also while the turn is
-        # small), as long as they keep their length across the turning axis.
-        rel = s / max(self.typical_scale(f2), 1e-12)
-        kept = (rel >= LENGTH_KEPT[0]) & (rel <= LENGTH_KEPT[1])
-        w = np.where(kept, self.membership, 0.0)
-        return s, pick_sign(r_plus, r_minus, self.reference), w
+        # The regions found on the reference frame turn on every frame, also while the turn is
+        # small (a per-frame test would switch guides on and off: jumps in time).
+        return s, pick_sign(r_plus, r_minus, self.reference), self.membership.copy()
 
 
 __all__ = ["OutOfPlaneTurns", "turn_weights"]
