@@ -60,6 +60,7 @@ SCALE_RANGE = (0.25, 2.0)  # clamp of the cross-section (depth) scale: beyond it
 SCALE_SMOOTHING = 2        # one-ring averaging passes over the depth scales
 FIRST_FIT_STEPS = 6        # rotation-fit steps in a frame's first local step
 FIT_STEPS = 3              # in later local steps (warm-started from the previous one)
+TURN_INBETWEEN_ITERATIONS = 4  # in-between rounds when parts turn (the first one steps on the guides alone)
 TURN_PRIOR = 0.0           # share of the depth prior kept on parts turning out of the image plane (their joint holds them)
 
 
@@ -114,7 +115,7 @@ class GuidedArapDepthSolver:
         flip = np.diag([1.0, -1.0])
         self.metric = flip @ np.asarray(metric, dtype=np.float64) @ flip  # into (u, -v) axes
         self.quats = np.tile([1.0, 0.0, 0.0, 0.0], (self.n, 1))  # warm start of the rotation fits
-        self._factors: dict[float, object] = {}
+        self._factors: dict[tuple, object] = {}
 
     def affine(self, pix: np.ndarray) -> np.ndarray:
         """float64 [V3, 2, 2] each one-ring's least-squares 2D affine map (rest -> ``pix``), right/up axes."""
@@ -160,13 +161,13 @@ class GuidedArapDepthSolver:
             c = (1.0 - weight) * c + weight * s
         return self.basis @ local @ self.basis.T, c, weight
 
-    def _preconditioner(self, a: sp.csc_matrix, prior_weight: float) -> LinearOperator:
+    def _preconditioner(self, a: sp.csc_matrix, key: tuple) -> LinearOperator:
         # The system changes with the frame only through the rays, which move
         # little: one factorisation preconditions every frame's conjugate
         # gradients to convergence in a few steps.
-        if prior_weight not in self._factors:
-            self._factors[prior_weight] = _factorize(a)
-        return LinearOperator(a.shape, self._factors[prior_weight].solve)
+        if key not in self._factors:
+            self._factors[key] = _factorize(a)
+        return LinearOperator(a.shape, self._factors[key].solve)
 
     def _solve_linear(self, a: sp.csc_matrix, b: np.ndarray, x0: np.ndarray, precond: LinearOperator) -> np.ndarray:
         x, info = cg(a, b, x0=x0, M=precond, rtol=1e-10, maxiter=60)
@@ -213,7 +214,8 @@ class GuidedArapDepthSolver:
         vals = np.concatenate([w * (ri * ri).sum(1), w * (rj * rj).sum(1), -w * (ri * rj).sum(1),
                                -w * (ri * rj).sum(1), diag_prior])
         a = sp.csc_matrix((vals, (self.rows, self.cols)), shape=(self.n, self.n))
-        precond = self._preconditioner(a, prior_weight)
+        # Turning parts' prior scales stay the same on every frame: one factorisation each way.
+        precond = self._preconditioner(a, (prior_weight, prior_scale is not None))
         depth = np.asarray(depth_init, dtype=np.float64).copy()
         self.quats = np.tile([1.0, 0.0, 0.0, 0.0], (self.n, 1))  # A_i carries the 2D rotation already
         residual = 0.0
@@ -347,7 +349,7 @@ def lift_motion(shape: Shape3D, mesh: SilhouetteMesh, motion: Motion2D, view: In
             pix = pixels(t)
             guide, _, weight = solver.guides(pix, turns)
             depths[t], res = solver.solve(rays_at(pix), guide, blend, blend, INBETWEEN_PRIOR,
-                                          INBETWEEN_ITERATIONS if turns is None else KEYFRAME_ITERATIONS,
+                                          INBETWEEN_ITERATIONS if turns is None else TURN_INBETWEEN_ITERATIONS,
                                           prior_scale(weight), guide_first=turns is not None)
             diag["lift_residual_max"] = max(diag["lift_residual_max"], res)
             report(t)
