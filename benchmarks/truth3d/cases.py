@@ -10,6 +10,8 @@ sails, petals), ``round`` (tubes, discs).
 
 from __future__ import annotations
 
+import math
+
 import bpy
 
 from .scene import box, cylinder, deg, key, material, pivot, sphere, torus
@@ -46,14 +48,17 @@ def _robot_arm(T, *, swivel: bool):
 
 
 def arm_lift(T):
+    """Robot arm on a disc base: shoulder and elbow turn in the image plane (about Y)."""
     _robot_arm(T, swivel=False)
 
 
 def arm_swivel(T):
+    """Robot arm leaning right, its turret swinging it 80 degrees toward the camera (about Z)."""
     _robot_arm(T, swivel=True)
 
 
 def box_lid(T):
+    """Chest whose hinged lid (hinge along X at the back) opens 105 degrees."""
     body, lid_m = _mat("chest", BROWN, YELLOW, 4), _mat("lid", RED, YELLOW, 4)
     box("chest", (1.0, 0.7, 0.5), offset=(0, 0, 0.25), mat=body)
     hinge = pivot("hinge", location=(0, 0.35, 0.5))
@@ -63,6 +68,7 @@ def box_lid(T):
 
 
 def door(T):
+    """Door in a frame swinging 80 degrees toward the camera on a vertical hinge."""
     frame_m, door_m = _mat("frame", DARK, GREY, 3), _mat("door", TEAL, WHITE, 5)
     box("post_l", (0.1, 0.1, 1.7), offset=(-0.45, 0, 0.85), mat=frame_m)
     box("post_r", (0.1, 0.1, 1.7), offset=(0.45, 0, 0.85), mat=frame_m)
@@ -74,6 +80,7 @@ def door(T):
 
 
 def telescope(T):
+    """Three nested tubes on a disc base sliding out along Z."""
     base_m, tube_m = _mat("base", GREY, DARK), _mat("tube", PURPLE, WHITE, 5)
     cylinder("base", 0.45, 0.1, offset=(0, 0, 0.05), mat=base_m)
     cylinder("tube1", 0.2, 0.7, offset=(0, 0, 0.45), mat=tube_m)
@@ -87,6 +94,7 @@ def telescope(T):
 
 
 def cart(T):
+    """Cart sliding 1.2 m along a rail, its two disc wheels rolling (about Y)."""
     rail_m, cart_m, wheel_m = _mat("rail", DARK, GREY, 8), _mat("cart", YELLOW, BLUE, 5), _mat("wheel", RED, WHITE, 4)
     box("rail", (2.2, 0.3, 0.08), offset=(0, 0, 0.04), mat=rail_m)
     body = pivot("body", location=(-0.6, 0, 0.0))
@@ -96,7 +104,7 @@ def cart(T):
     for name, x in (("wheel_l", -0.18), ("wheel_r", 0.18)):
         hub = pivot(name + "_hub", parent=body, location=(x, -0.17, 0.2))
         cylinder(name, 0.12, 0.05, axis="Y", mat=wheel_m, parent=hub)
-        key(hub, "rotation_euler", {0: deg(0, 0, 0), 1: deg(0, 1.2 / 0.12 * 57.2958, 0)}, T)
+        key(hub, "rotation_euler", {0: deg(0, 0, 0), 1: deg(0, math.degrees(1.2 / 0.12), 0)}, T)
     key(body, "location", {0: (-0.6, 0, 0.0), 1: (0.6, 0, 0.0)}, T)
 
 
@@ -109,6 +117,7 @@ def _bender(name, obj, axis, origin, T, angles):
 
 
 def bend_tube(T):
+    """Round tube bent 120 degrees in the image plane by a Simple Deform modifier."""
     base_m, tube_m = _mat("base", GREY, DARK), _mat("tube", GREEN, YELLOW, 6)
     cylinder("base", 0.4, 0.1, offset=(0, 0, 0.05), mat=base_m)
     tube = cylinder("tube", 0.13, 1.5, offset=(0, 0, 0.85), mat=tube_m, cuts=24)
@@ -117,6 +126,7 @@ def bend_tube(T):
 
 
 def bend_bar(T):
+    """Square bar bent 100 degrees about an axis turned 45 degrees about Z (toward the camera and aside)."""
     base_m, bar_m = _mat("base", DARK, GREY), _mat("bar", PINK, BLUE, 5)
     box("base", (0.7, 0.7, 0.08), offset=(0, 0, 0.04), mat=base_m)
     bar = box("bar", (0.22, 0.22, 1.4), offset=(0, 0, 0.78), mat=bar_m, cuts=12)
@@ -126,6 +136,7 @@ def bend_bar(T):
 
 
 def flower(T):
+    """Six thin petals opening from pointing at the camera into the image plane; stem tube, pot frustum."""
     stem_m, petal_m, heart_m = _mat("stem", GREEN, DARK, 8), _mat("petal", PINK, WHITE, 3), _mat("heart", YELLOW, ORANGE, 8)
     cylinder("stem", 0.05, 1.0, offset=(0, 0, 0.5), mat=stem_m)
     cylinder("pot", 0.25, 0.3, offset=(0, 0, 0.0), radius_top=0.3, mat=_mat("pot", BROWN, RED, 4))
@@ -140,6 +151,7 @@ def flower(T):
 
 
 def sailboat(T):
+    """Thin sail swinging 70 degrees about the mast (out of plane) while the hull rocks in the plane."""
     hull_m, sail_m, mast_m = _mat("hull", BLUE, WHITE, 5), _mat("sail", WHITE, RED, 4), _mat("mast", BROWN, DARK, 8)
     boat = pivot("boat")
     box("hull", (1.4, 0.4, 0.25), offset=(0, 0, 0.125), mat=hull_m, parent=boat)
@@ -152,6 +164,7 @@ def sailboat(T):
 
 
 def lamp(T):
+    """Desk lamp: two arms turning in the plane, the shade also tilting out of it."""
     base_m, arm_m, head_m = _mat("base", DARK, GREY), _mat("arm", RED, WHITE, 6), _mat("head", YELLOW, DARK, 4)
     cylinder("base", 0.35, 0.06, offset=(0, 0, 0.03), mat=base_m)
     j1 = pivot("j1", location=(0, 0, 0.06))
@@ -167,6 +180,7 @@ def lamp(T):
 
 
 def windmill(T):
+    """Four thin blades turning 70 degrees in the plane while the head yaws 35 degrees."""
     tower_m, blade_m = _mat("tower", WHITE, GREY, 6), _mat("blade", ORANGE, WHITE, 4)
     cylinder("tower", 0.25, 1.4, offset=(0, 0, 0.7), radius_top=0.12, mat=tower_m)
     yaw = pivot("yaw", location=(0, 0, 1.45))
@@ -181,6 +195,7 @@ def windmill(T):
 
 
 def figure(T):
+    """Figure raising both arms (in plane), stepping toward the camera (hip/knee about X), turning its head."""
     body_m, limb_m, head_m = _mat("body", BLUE, WHITE, 5), _mat("limb", ORANGE, DARK, 6), _mat("head", PINK, YELLOW, 6)
     box("torso", (0.45, 0.25, 0.6), offset=(0, 0, 1.1), mat=body_m)
     neck = pivot("neck", location=(0, 0, 1.42))
@@ -204,6 +219,7 @@ def figure(T):
 
 
 def ring_turn(T):
+    """A torus with a disc inside turning 65 degrees about the vertical axis."""
     ring_m, disc_m, stand_m = _mat("ring", YELLOW, RED, 8), _mat("disc", TEAL, WHITE, 4), _mat("stand", DARK, GREY)
     cylinder("stand_base", 0.35, 0.08, offset=(0, 0, 0.04), mat=stand_m)
     cylinder("stand", 0.04, 0.35, offset=(0, 0, 0.25), mat=stand_m)

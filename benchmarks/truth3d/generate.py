@@ -10,7 +10,8 @@ joined mesh at every frame, frames five cameras around all frames (the input
 view along +Y, left, right, back, top), rasterises the true silhouettes from
 each, samples surface points carried by fixed (triangle, barycentric) pairs,
 and renders the first and last frames from the input camera with Cycles on the
-CPU (RGBA, transparent background). See ``truth.py`` for the files. A case
+CPU (RGBA, transparent background); ``--frames-rgb`` renders every frame
+too. See ``truth.py`` for the files. A case
 whose ``case.json`` already records the same settings is skipped unless
 ``--force``. Blender runs with a temporary ``BLENDER_USER_RESOURCES`` so the
 user's preferences never leak in.
@@ -36,8 +37,12 @@ if __name__ == "__main__":  # Blender reads this at start-up, before bpy is impo
 
 
 def generate_case(name: str, out_dir: Path, frames: int, size: int, samples: int, points: int,
-                  force: bool = False) -> str:
-    """Build, measure and render one case into ``out_dir/name``; returns "built" or "cached"."""
+                  force: bool = False, frames_rgb: bool = False) -> str:
+    """Build, measure and render one case into ``out_dir/name``; returns "built" or "cached".
+
+    With ``frames_rgb`` every frame is also rendered from the input camera into
+    ``frames/NNNN.png`` (RGBA; frame index from 0), the true in-between images.
+    """
     import json
 
     from benchmarks.truth3d import scene as S
@@ -45,7 +50,7 @@ def generate_case(name: str, out_dir: Path, frames: int, size: int, samples: int
     from benchmarks.truth3d.truth import FOCAL_MM, FORMAT_VERSION, SENSOR_MM, build_truth, save_truth
 
     case_dir = out_dir / name
-    settings = {"frames": frames, "size": size, "samples": samples, "points": points}
+    settings = {"frames": frames, "size": size, "samples": samples, "points": points, "frames_rgb": frames_rgb}
     meta_path = case_dir / "case.json"
     if not force and meta_path.is_file() and (case_dir / "end.png").is_file():
         old = json.loads(meta_path.read_text())
@@ -62,7 +67,13 @@ def generate_case(name: str, out_dir: Path, frames: int, size: int, samples: int
         for label, frame in (("start", 1), ("end", frames)):
             S.render_still(scene, front, FOCAL_MM, SENSOR_MM, frame, str(Path(tmp) / f"{label}.png"))
             os.replace(Path(tmp) / f"{label}.png", case_dir / f"{label}.png")
+        if frames_rgb:
+            (case_dir / "frames").mkdir(exist_ok=True)
+            for i in range(frames):
+                S.render_still(scene, front, FOCAL_MM, SENSOR_MM, 1 + i, str(Path(tmp) / "frame.png"))
+                os.replace(Path(tmp) / "frame.png", case_dir / "frames" / f"{i:04d}.png")
     _, description, tags = CASES[name]
+    (case_dir / "references.json").unlink(missing_ok=True)  # reference scores of the old truth (bench_3d.py)
     save_truth(case_dir, truth, {"case": name, "description": description, "tags": list(tags),
                                  "settings": settings, "fps": 24.0})
     return "built"
@@ -78,6 +89,8 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=256, help="square image size in pixels (default 256)")
     p.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel (default 16)")
     p.add_argument("--points", type=int, default=4000, help="carried surface points per case (default 4000)")
+    p.add_argument("--frames-rgb", action="store_true",
+                   help="also render every frame from the input camera into <case>/frames/ (slower)")
     p.add_argument("--force", action="store_true", help="rebuild cases already in the cache")
     p.add_argument("--list", action="store_true", help="print the case names and descriptions, then stop")
     args = p.parse_args(argv)
@@ -95,7 +108,8 @@ def main(argv=None) -> int:
     t_all = time.perf_counter()
     for name in names:
         t0 = time.perf_counter()
-        state = generate_case(name, args.out, args.frames, args.size, args.samples, args.points, args.force)
+        state = generate_case(name, args.out, args.frames, args.size, args.samples, args.points, args.force,
+                              args.frames_rgb)
         print(f"{name:<12} {state:<6} {time.perf_counter() - t0:6.1f} s", flush=True)
     print(f"{len(names)} case(s) in {time.perf_counter() - t_all:.1f} s -> {args.out}")
     return 0

@@ -14,6 +14,9 @@ Gaussian means) and optionally a triangle mesh [T, V, 3] + [F, 3]. Scores:
 * ``trajectory_err``: correspondence by proximity at frame 0 (each moving
   truth point takes the nearest predicted point at frame 0), then the
   distance between the two at every frame, mean over points and frames;
+* ``motion_err``: the same pairs, but comparing displacements from frame 0
+  (p_i(t) - p_i(0) against q_j(t) - q_j(0)), so a surface that sits off the
+  truth at frame 0 (a shape error) does not count, only the motion;
 * ``smoothness``: the largest frame-to-frame step over the mean step, where a
   step is the mean displacement of all predicted points between consecutive
   frames (1 = uniform speed, T-1 = everything happens in one step; NaN when
@@ -46,7 +49,7 @@ from backend.render.splat import coverage_mask
 
 from .truth import CAMERA_NAMES, TruthCase, mesh_silhouette
 
-METRICS = ("front_inbetween_iou", "side_iou", "surface_dist", "trajectory_err", "smoothness")
+METRICS = ("front_inbetween_iou", "side_iou", "surface_dist", "trajectory_err", "motion_err", "smoothness")
 
 
 @dataclass
@@ -68,6 +71,7 @@ class MovingShape:
 
     @property
     def frame_count(self) -> int:
+        """T, the number of frames."""
         return int(self.points.shape[0])
 
     def silhouette(self, frame: int, camera: Camera) -> np.ndarray:
@@ -223,17 +227,22 @@ def surface_distance(truth_points: np.ndarray, predicted_points: np.ndarray) -> 
     return float(np.mean(d))
 
 
-def trajectory_error(truth_points: np.ndarray, predicted_points: np.ndarray) -> float:
+def trajectory_error(truth_points: np.ndarray, predicted_points: np.ndarray, displacement: bool = False) -> float:
     """Mean distance between each truth point and the predicted point nearest to it at frame 0 (metres).
 
     Args:
         truth_points: float [T, P, 3].
         predicted_points: float [T, N, 3] (same T).
+        displacement: compare displacements from frame 0 instead of positions
+            (``motion_err`` of the module docstring).
     """
     tp = np.asarray(truth_points, np.float64)
     pp = np.asarray(predicted_points, np.float64)
     _, j = cKDTree(pp[0]).query(tp[0])
-    return float(np.linalg.norm(pp[:, j] - tp, axis=2).mean())
+    q = pp[:, j]
+    if displacement:
+        q, tp = q - q[:1], tp - tp[:1]
+    return float(np.linalg.norm(q - tp, axis=2).mean())
 
 
 def score(truth: TruthCase, shape: MovingShape, cameras=CAMERA_NAMES) -> dict:
@@ -265,6 +274,7 @@ def score(truth: TruthCase, shape: MovingShape, cameras=CAMERA_NAMES) -> dict:
         "side_iou": float(np.nanmean(ious[1:])),
         "surface_dist": surface_distance(truth.points[:, sel], shape.points) / diag,
         "trajectory_err": trajectory_error(truth.points[:, sel], shape.points) / diag,
+        "motion_err": trajectory_error(truth.points[:, sel], shape.points, displacement=True) / diag,
         "smoothness": step_ratio(shape.points),
     }
     for c, name in enumerate(CAMERA_NAMES[1:], start=1):

@@ -15,6 +15,10 @@ A case folder ``.cache/truth3d/<case>/`` holds
     the bounding-box diagonal away from its frame-0 position at some frame;
   - ``silhouettes`` bool [C, T, H, W]: the mesh rasterised from each camera
     of ``CAMERA_NAMES`` (C = 5: the input view, then left, right, back, top);
+* ``frames/NNNN.png``: with ``generate.py --frames-rgb``, every frame rendered
+  from the input camera (the true in-between images);
+* ``references.json``: written by ``benchmarks/bench_3d.py``, the cached
+  scores of the truth-built references (removed when the case is rebuilt);
 * ``case.json``: the cameras (``backend.asset.Camera.to_dict`` form: size,
   intrinsics in pixels, camera-to-world ``matrix_world`` in Blender's camera
   convention), the frame count, a description and tags.
@@ -160,7 +164,16 @@ def bbox_diagonal(points: np.ndarray) -> float:
 
 @dataclass
 class TruthCase:
-    """One 3D-truth case loaded from the cache (see the module docstring for the arrays)."""
+    """One 3D-truth case loaded from the cache (see the module docstring for the arrays).
+
+    Attributes:
+        name: the case name (its folder name).
+        vertices: float32 [T, V, 3] world metres; faces: int32 [F, 3].
+        points: float32 [T, P, 3] carried surface points; moving: bool [P].
+        silhouettes: bool [C, T, H, W] for ``CAMERA_NAMES``.
+        cameras: name -> ``backend.asset.Camera``.
+        path: the case folder; meta: ``case.json``.
+    """
 
     name: str
     vertices: np.ndarray
@@ -174,6 +187,7 @@ class TruthCase:
 
     @property
     def frame_count(self) -> int:
+        """T, the number of frames."""
         return int(self.vertices.shape[0])
 
     @property
@@ -183,10 +197,12 @@ class TruthCase:
 
     @property
     def start_image(self) -> Path:
+        """The first frame rendered from the input camera (RGBA PNG)."""
         return Path(self.path) / "start.png"
 
     @property
     def end_image(self) -> Path:
+        """The last frame rendered from the input camera (RGBA PNG)."""
         return Path(self.path) / "end.png"
 
 
