@@ -3,19 +3,22 @@
 ``generate`` shows a progress bar per stage and a summary; errors print
 their message and what to do, with a non-zero exit code:
 2 bad usage or settings, 3 bad input, 4 output problem, 5 internal error,
-130 cancelled (Ctrl-C).
+130 cancelled (Ctrl-C, SIGINT), 143 terminated (SIGTERM); both cancel the job
+cooperatively, so nothing half-written remains.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
 
 from .errors import Cancelled, ForegroundError, InputImageError, OutputError, Tween4DError
 from .settings import DEFAULT_ENGINES, QUALITIES, GenerateSettings
+from .single_settings import DEFAULT_PRESET, MOTION_SOURCES, PRESETS, SUBJECTS
 
 
 def _engine_pairs(values: list[str]) -> dict:
@@ -34,9 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m backend", description="Tween4D generation backend")
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("generate", help="two images -> animated 3D asset directory")
-    g.add_argument("start", type=Path, help="image of the start state")
-    g.add_argument("end", type=Path, help="image of the end state")
+    g = sub.add_parser("generate", help="one image (single-image mode) or two images (start, end) -> animated 3D asset")
+    g.add_argument("images", type=Path, nargs="+", metavar="IMAGE",
+                   help="IMAGE (one image: single-image mode) or START END (two motion states)")
     g.add_argument("-o", "--output", type=Path, required=True, help="asset directory to write (replaced on success)")
     g.add_argument("--frames", type=int, default=49, help="number of frames (default 49)")
     g.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
@@ -49,6 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device for model engines")
     g.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
+    one = g.add_argument_group("single-image mode (one IMAGE)")
+    one.add_argument("--subject", choices=SUBJECTS, default="auto",
+                     help="object (cut-out / plain background), scene (every pixel), or auto (default)")
+    one.add_argument("--motion", metavar="PRESET", default=None,
+                     help=f"motion preset: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
+    one.add_argument("--motion-source", choices=MOTION_SOURCES, default=None,
+                     help="preset (default), drag (with --drag) or video (image-to-video model)")
+    one.add_argument("--amplitude", type=float, default=None, help="preset amplitude, 1 = gentle (0..5)")
+    one.add_argument("--period", type=int, default=None, metavar="FRAMES", help="preset period in frames (default: the clip)")
+    one.add_argument("--direction", type=float, default=None, metavar="DEG",
+                     help="preset direction, degrees from image right (sway, nod, ripple, drift)")
+    one.add_argument("--loop", action=argparse.BooleanOptionalAction, default=None,
+                     help="loop seamlessly: frame T would equal frame 0 (default on)")
+    one.add_argument("--drag", action="append", default=[], metavar="U0,V0,U1,V1",
+                     help="drag arrow in input-image pixels (origin top-left), repeatable")
+    one.add_argument("--pin", action="append", default=[], metavar="U,V", help="pinned point in input-image pixels, repeatable")
+    one.add_argument("--prompt", default=None, help="text prompt for --motion-source video")
+    one.add_argument("--horizon", type=float, default=None, metavar="FRACTION",
+                     help="scenes: row where the ground meets the backdrop, fraction of the height from the top")
 
     sub.add_parser("serve", help="JSON-lines server on stdin/stdout (used by the Blender add-on)")
 
@@ -102,31 +124,95 @@ def _print_summary(result, as_json: bool) -> None:
         return
     print(f"\nAsset written: {result.asset_dir}")
     print(f"  frames {s['frames']}, Gaussians {s['gaussians']:,}, keyframes {s['keyframes']}")
+    if s.get("mode") == "single_image":
+        print(f"  subject {s['subject']}, filled-in Gaussians {s['filled']:,}")
     print("  time per stage: " + ", ".join(f"{k} {v:.2f}s" for k, v in s["timings_s"].items()))
     print(f"  total {s['total_s']:.2f}s")
 
 
-def cmd_generate(args) -> int:
-    from .jobs import run_job
-
+def _numbers(text: str, count: int, flag: str) -> list[float]:
+    parts = text.replace(" ", "").split(",")
     try:
+        values = [float(x) for x in parts]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        names = "U0,V0,U1,V1" if count == 4 else "U,V"
+        raise argparse.ArgumentTypeError(f"{flag} expects {names} (pixels, comma-separated), got {text!r}")
+    return values
+
+
+def motion_from_args(args) -> dict | None:
+    """The single-image ``motion`` dict from the command-line flags (None: the default preset).
+
+    Raises:
+        argparse.ArgumentTypeError: malformed --drag / --pin, or flags of two motion sources mixed.
+    """
+    drags = [_numbers(d, 4, "--drag") for d in args.drag]
+    pins = [_numbers(p, 2, "--pin") for p in args.pin]
+    preset_flags = {"preset": args.motion, "amplitude": args.amplitude, "period_frames": args.period,
+                    "direction_deg": args.direction, "loop": args.loop}
+    preset_flags = {k: v for k, v in preset_flags.items() if v is not None}
+    source = args.motion_source or ("drag" if drags or pins else "video" if args.prompt is not None
+                                    else "preset" if preset_flags else None)
+    if source is None:
+        return None
+    if source != "drag" and (drags or pins):
+        raise argparse.ArgumentTypeError("--drag/--pin need the drag motion source (leave --motion-source out)")
+    if source != "preset" and preset_flags:
+        raise argparse.ArgumentTypeError(f"--motion/--amplitude/--period/--direction/--loop are preset settings, "
+                                         f"not for the {source} motion source")
+    if source == "drag":
+        return {"source": "drag", "drags": drags, "pins": pins}
+    if source == "video":
+        return {"source": "video", "prompt": args.prompt or ""}
+    return {"source": "preset", **preset_flags}
+
+
+def _single_flags_used(args) -> list[str]:
+    used = [name for name, value in (("--motion", args.motion), ("--motion-source", args.motion_source),
+                                     ("--amplitude", args.amplitude), ("--period", args.period),
+                                     ("--direction", args.direction), ("--loop/--no-loop", args.loop),
+                                     ("--prompt", args.prompt), ("--horizon", args.horizon)) if value is not None]
+    used += ["--drag"] * bool(args.drag) + ["--pin"] * bool(args.pin) + ["--subject"] * (args.subject != "auto")
+    return used
+
+
+def cmd_generate(args) -> int:
+    try:
+        if len(args.images) not in (1, 2):
+            raise argparse.ArgumentTypeError(f"generate takes IMAGE or START END, got {len(args.images)} images")
+        single = len(args.images) == 1
+        if not single and _single_flags_used(args):
+            raise argparse.ArgumentTypeError(f"{', '.join(_single_flags_used(args))} apply to one image only")
         engines = _engine_pairs(args.engine)
+        extra = {}
+        if single:
+            extra = {"subject": args.subject, "motion": motion_from_args(args), "horizon": args.horizon}
         settings = GenerateSettings(frames=args.frames, fps=args.fps, quality=args.quality, seed=args.seed,
                                     engines=engines, frame_plys=args.frame_plys, preview=not args.no_preview,
-                                    device=args.device)
+                                    device=args.device, **extra)
+        if single:
+            from .single_settings import validate_single_image
+
+            validate_single_image(settings)
     except (argparse.ArgumentTypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    job = {"mode": "two_image", "inputs": {"start": str(args.start), "end": str(args.end)},
-           "output": str(args.output), "settings": settings.to_dict()}
+    if single:
+        job = {"mode": "single_image", "inputs": {"image": str(args.images[0])},
+               "output": str(args.output), "settings": settings.to_dict()}
+    else:
+        job = {"mode": "two_image", "inputs": {"start": str(args.images[0]), "end": str(args.images[1])},
+               "output": str(args.output), "settings": settings.to_dict()}
     bars = _Bars(args.quiet)
-    cancel = threading.Event()
     try:
-        result = run_job(job, sink=bars, cancel=cancel)
-    except KeyboardInterrupt:
+        result, signum = _run_cancellable(job, bars)
+    except _StopNow as stop:
         bars.close()
-        print("cancelled: nothing was written", file=sys.stderr)
-        return 130
+        print("stopped at once; a hidden .partial folder may remain next to the output and is removed by the "
+              "next run", file=sys.stderr)
+        return 128 + stop.signum
     except Cancelled:
         bars.close()
         print("cancelled: nothing was written", file=sys.stderr)
@@ -140,8 +226,71 @@ def cmd_generate(args) -> int:
             return 3
         return 4 if isinstance(exc, OutputError) else 2
     bars.close()
+    if result is None:
+        print("cancelled: nothing was written", file=sys.stderr)
+        return 128 + signum
     _print_summary(result, args.json)
     return 0
+
+
+class _StopNow(Exception):
+    """A second SIGINT/SIGTERM while a cancel is under way: stop waiting for the job."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _run_cancellable(job: dict, sink):
+    """Run ``job`` in a worker thread; SIGINT (Ctrl-C) and SIGTERM cancel it cooperatively.
+
+    The first signal sets the job's cancel event: the pipeline stops at its
+    next progress report or write chunk and the writer removes its hidden
+    partial folder, so nothing half-made remains. A second signal stops
+    waiting at once (``_StopNow``).
+
+    Returns:
+        (result or None when cancelled by a signal, the signal number or 0).
+
+    Raises:
+        _StopNow: a second signal arrived. Whatever ``run_job`` raised,
+        except ``Cancelled`` after a signal (reported as a None result).
+    """
+    from .jobs import run_job
+
+    cancel = threading.Event()
+    outcome: dict = {}
+    received: list[int] = []
+
+    def work() -> None:
+        try:
+            outcome["result"] = run_job(job, sink=sink, cancel=cancel)
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    def on_signal(signum, frame) -> None:
+        if received:
+            raise _StopNow(signum)
+        received.append(signum)
+        cancel.set()
+        print(f"\n{signal.Signals(signum).name}: cancelling (again to stop at once)...", file=sys.stderr)
+
+    worker = threading.Thread(target=work, name="tween4d-job", daemon=True)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    signum = received[0] if received else 0
+    if "error" in outcome:
+        if signum and isinstance(outcome["error"], Cancelled):
+            return None, signum
+        raise outcome["error"]
+    return outcome["result"], signum
 
 
 def cmd_validate(args) -> int:

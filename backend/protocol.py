@@ -7,10 +7,27 @@ through the pipe: results are asset directories on disk.
 
 Requests (client -> backend, on stdin):
 
-* ``{"type": "hello", "protocol": 1, "client": "..."}`` -> answered by a ``hello`` event.
+* ``{"type": "hello", "protocol": 1, "client": "..."}`` -> answered by a ``hello`` event; a
+  ``protocol`` other than ``PROTOCOL_VERSION`` is answered by an ``error`` (id null, code
+  ``protocol.version``, and the backend's ``protocol``) instead. ``generate`` before a successful
+  ``hello`` is refused (code ``protocol.hello``).
 * ``{"type": "generate", "id": "...", "mode": "two_image", "inputs": {"start": PATH, "end": PATH},
   "output": DIR, "settings": {...GenerateSettings...}}`` -> ``progress``/``log`` events, then
-  exactly one of ``result``, ``error`` or ``cancelled`` with the same ``id``.
+  exactly one of ``result``, ``error`` or ``cancelled`` with the same ``id``. While a job runs,
+  another ``generate`` gets an ``error`` with code ``busy``, ``request_id`` (the refused id) and
+  ``running_id``; its ``id`` is the refused id, or null when that equals the running job's id (so
+  the refusal is never taken for the running job's final event).
+* ``{"type": "generate", "id": "...", "mode": "single_image", "inputs": {"image": PATH}, "output": DIR,
+  "settings": {...GenerateSettings..., "subject": "auto" | "object" | "scene", "horizon": null | 0..1,
+  "motion": MOTION}}`` -> the same events. ``MOTION`` is one of
+  ``{"source": "preset", "preset": "sway" | "breathe" | "turn" | "bob" | "nod" | "wave" | "ripple" | "drift",
+  "amplitude": 1.0, "period_frames": null | int, "direction_deg": 0.0, "loop": true}``,
+  ``{"source": "drag", "drags": [[u0, v0, u1, v1], ...], "pins": [[u, v], ...]}`` (pixels of the input
+  image as given: origin top-left, u right, v down) or ``{"source": "video", "prompt": "..."}``;
+  null means the gentle default preset (sway, looping). ``settings.engines`` may name the
+  single-image stages ``depth`` ("popup" | "depth") and ``animate`` ("preset" | "drag" | "video",
+  which must agree with ``motion.source``). Bad drags (outside the image, on the background, zero
+  length, a pin on a drag's start) end in an ``error`` event and nothing is written.
 * ``{"type": "cancel", "id": "..."}`` -> the job stops within about a second, writes nothing,
   and ends with ``cancelled``.
 * ``{"type": "shutdown"}`` -> cancels any job and exits. End of stdin does the same, so the
@@ -18,12 +35,14 @@ Requests (client -> backend, on stdin):
 
 Events (backend -> client, on stdout):
 
-* ``hello``: ``protocol``, ``backend`` (version), ``engines`` (stage -> names), ``python``.
+* ``hello``: ``protocol``, ``backend`` (version), ``engines`` (stage -> names), ``modes``,
+  ``motion`` (``sources``, ``presets``, ``subjects``), ``python``.
 * ``progress``: ``id``, ``stage``, ``stage_index``, ``stage_count``, ``fraction`` (of the stage),
   ``overall`` (of the job, 0..1), ``message``.
 * ``log``: ``id`` (may be null), ``level`` ("debug" | "info" | "warning"), ``message``.
 * ``result``: ``id``, ``asset`` (absolute path), ``summary`` (frames, gaussians, timings_s, ...).
-* ``error``: ``id`` (may be null), ``code``, ``message``, ``hint`` (what to do).
+* ``error``: ``id`` (may be null), ``code``, ``message``, ``hint`` (what to do); a malformed job
+  (code ``job``) also names the request ``field`` at fault (``inputs``, ``settings.seed``...).
 * ``cancelled``: ``id``.
 """
 
@@ -46,15 +65,31 @@ class ProtocolError(ValueError):
 
 
 def encode(message: dict) -> bytes:
-    """One message as a UTF-8 JSON line (no embedded newlines)."""
-    return (json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+    """One message as a UTF-8 JSON line (no embedded newlines).
+
+    Strings that UTF-8 cannot encode (lone surrogates, e.g. a file name with a
+    non-UTF-8 byte decoded with ``surrogateescape``) make the whole line fall
+    back to ``\\uXXXX`` escapes (``ensure_ascii``), which is still valid JSON and
+    decodes back to the same Python string, so such a path round-trips.
+
+    Raises:
+        TypeError, ValueError: ``message`` holds something JSON cannot represent
+            (a non-serialisable object, a circular reference).
+    """
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = json.dumps(message, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return data + b"\n"
 
 
 def decode(line: bytes | str) -> dict:
     """Parse one line into a message dict with a string ``type``.
 
     Raises:
-        ProtocolError: not JSON, not an object, no ``type``, or too long.
+        ProtocolError: not JSON (nesting too deep included), not an object,
+            no ``type``, or too long.
     """
     if isinstance(line, bytes):
         if len(line) > MAX_LINE_BYTES:
@@ -70,6 +105,8 @@ def decode(line: bytes | str) -> dict:
         msg = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"not JSON: {exc.msg}") from exc
+    except RecursionError:
+        raise ProtocolError("JSON nested too deeply to parse") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         raise ProtocolError("a message must be a JSON object with a string 'type'")
     return msg

@@ -211,3 +211,169 @@ class InputView:
         s = np.array([self.camera_image.width / self.camera_work.width,
                       self.camera_image.height / self.camera_work.height])
         return uv * s
+
+
+# --- single-image mode (backend.pipeline.one_image) -------------------------------------------------
+
+
+@dataclass
+class ImageLayers:
+    """The single image split into a subject and its layers, at the working resolution.
+
+    Attributes:
+        subject: "object" (the foreground only, centred, about 1 m) or "scene"
+            (every pixel: a background plus foreground layers).
+        fg: the ``Foreground`` of the image (for scenes: the union of the
+            foreground layers; it may be empty).
+        labels: int32 [H, W]; objects: 1 on the object, 0 elsewhere; scenes:
+            0 background, k = 1..K the foreground layers (connected parts,
+            nearest last), split further at depth discontinuities by the depth stage.
+    """
+
+    subject: str
+    fg: Foreground
+    labels: np.ndarray
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Working resolution (width, height)."""
+        return int(self.labels.shape[1]), int(self.labels.shape[0])
+
+
+@dataclass
+class LayeredDepth:
+    """Depth of the single image's layers seen through the input camera (a layered depth image).
+
+    All depths are metres along the viewing axis of ``view.camera_work`` (NaN
+    where a layer has no surface).
+
+    Attributes:
+        view: the input camera (working and input-image sizes); for objects as
+            in two-image mode, for scenes with the ground plane z = 0 when known.
+        depth: float32 [H, W] the visible surface (NaN outside an object).
+        occluder: bool [H, W] pixels in front of a depth discontinuity: a hidden
+            layer is built behind them (objects: every object pixel, whose back it is).
+        back_depth: float32 [H, W] the hidden layer's depth behind ``occluder``
+            (objects: the back surface; scenes: the background continued behind
+            the foreground layers); NaN elsewhere.
+        background: float32 [H + 2 py, W + 2 px] or None: scenes' background
+            layer over the image padded by ``pad`` pixels on each side (the
+            part outside the image is revealed when the camera turns).
+        pad: (px, py) working pixels of padding around the image in ``background``.
+        near, far: depth range of the visible surface, metres.
+        centre: float64 [3] world point the camera rigs aim at (object centre /
+            the scene's centre on the optical axis at its middle depth).
+        horizon_v: the horizon's row in working pixels (scenes with a ground plane), else None.
+        method: the engine that made it ("popup", "depth", "inflate", ...).
+        shape: objects: the closed ``Shape3D`` the depths come from (for the mesh and drags).
+        mesh: objects: the 2D ``SilhouetteMesh`` ``shape`` stands on.
+        labels: int32 [H, W] the layers after the depth split (``ImageLayers.labels`` refined), or None.
+        ground: bool [H, W] scene pixels on the ground plane (popup), or None.
+    """
+
+    view: InputView
+    depth: np.ndarray
+    occluder: np.ndarray
+    back_depth: np.ndarray
+    background: Optional[np.ndarray]
+    pad: tuple[int, int]
+    near: float
+    far: float
+    centre: np.ndarray
+    horizon_v: Optional[float]
+    method: str
+    shape: Optional[Shape3D] = None
+    mesh: Optional[SilhouetteMesh] = None
+    labels: Optional[np.ndarray] = None
+    ground: Optional[np.ndarray] = None
+
+
+@dataclass
+class PixelGaussians:
+    """Static Gaussians of a single image: one per working-size subject pixel, plus the hidden layer's.
+
+    Attributes:
+        means: float64 [N, 3] world metres at frame 0.
+        colors: float32 [N, 3] sRGB 0..1.
+        opacities: float32 [N] 0..1.
+        scales: float32 [N, 3] standard deviations, metres (the pixel's footprint at its depth).
+        rotations: float32 [N, 4] unit quaternions (w, x, y, z); local z is the surface normal.
+        uv: float64 [N, 2] working pixel (u, v) each point stands on (outside the
+            image for the padding around a scene).
+        source_pixel: int32 [N, 2] (row, column) in the input image (clamped to it).
+        filled: int8 [N] 0 = seen in the image, 1 = filled in (hidden layer, back, padding).
+        layer: int32 [N] the ``ImageLayers.labels`` value of the point's pixel (0 for padding).
+        face: int32 [N] or None: objects: the ``Shape3D`` triangle each point sits on.
+        bary: float64 [N, 3] or None: its barycentric coordinates in that triangle.
+    """
+
+    means: np.ndarray
+    colors: np.ndarray
+    opacities: np.ndarray
+    scales: np.ndarray
+    rotations: np.ndarray
+    uv: np.ndarray
+    source_pixel: np.ndarray
+    filled: np.ndarray
+    layer: np.ndarray
+    face: Optional[np.ndarray] = None
+    bary: Optional[np.ndarray] = None
+
+    @property
+    def count(self) -> int:
+        """N, the number of Gaussians."""
+        return int(len(self.means))
+
+
+@dataclass
+class PointMotion:
+    """Trajectories of ``PixelGaussians`` (and of the object's mesh) over T frames.
+
+    Attributes:
+        means: float64 [T, N, 3] world metres; frame 0 equals ``PixelGaussians.means``.
+        mesh_vertices: float64 [T, V3, 3] or None: the object's ``Shape3D`` vertices per frame.
+        keyframes: frame indices (0 and T-1 at least).
+        diagnostics: free-form numbers (drag residuals, MoRe4D-normalised motion, ...).
+    """
+
+    means: np.ndarray
+    mesh_vertices: Optional[np.ndarray] = None
+    keyframes: list = field(default_factory=list)
+    diagnostics: dict = field(default_factory=dict)
+
+
+@dataclass
+class PixelGrid:
+    """A regular grid of surface samples seen through the input camera, one Gaussian per valid cell.
+
+    Attributes:
+        uv: float64 [h, w, 2] working-pixel (u, v) of each cell centre.
+        depth: float32 [h, w] metres along the viewing axis.
+        valid: bool [h, w] cells that carry a Gaussian.
+        rgb: float32 [h, w, 3] sRGB 0..1.
+        layer: int32 [h, w] layer label of each cell.
+        filled: 0 = seen in the image, 1 = filled in (hidden layer, back, padding).
+        face: int32 [h, w] or None: objects: the ``Shape3D`` triangle under each cell (-1 none).
+        bary: float64 [h, w, 3] or None: barycentric coordinates in ``face``.
+        alpha: float32 [h, w] or None: the image's matte (an object's soft outline),
+            which becomes the Gaussians' opacity; None = opaque.
+        step: the cell size in working pixels (1 for the image's own pixels).
+    """
+
+    uv: np.ndarray
+    depth: np.ndarray
+    valid: np.ndarray
+    rgb: np.ndarray
+    layer: np.ndarray
+    filled: int
+    face: Optional[np.ndarray] = None
+    bary: Optional[np.ndarray] = None
+    alpha: Optional[np.ndarray] = None
+    step: float = 1.0
+
+
+def pixel_centres(width: int, height: int, step: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """float64 [h, w, 2] cell-centre (u, v) of a grid of ``step``-pixel cells starting at ``origin`` (corner)."""
+    u = origin[0] + step * (np.arange(width) + 0.5)
+    v = origin[1] + step * (np.arange(height) + 0.5)
+    return np.stack(np.meshgrid(u, v, indexing="xy"), axis=-1)

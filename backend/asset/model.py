@@ -41,6 +41,9 @@ class Gaussians:
         rotations: float32 [N, 4] or [T, N, 4], unit quaternions (w, x, y, z).
         sh_rest: optional float32 [N, K, 3] higher spherical-harmonic bands.
         source_pixel: optional int32 [N, 2], (row, column) in the start image.
+        filled: optional int8 [N], single-image assets: 0 = seen in the image,
+            1 = filled in (the hidden layer behind depth discontinuities, an
+            object's back, the padding around a scene), so a viewer can hide or tint them.
     """
 
     means: np.ndarray
@@ -50,6 +53,7 @@ class Gaussians:
     rotations: np.ndarray
     sh_rest: Optional[np.ndarray] = None
     source_pixel: Optional[np.ndarray] = None
+    filled: Optional[np.ndarray] = None
 
     @property
     def frame_count(self) -> int:

@@ -1,4 +1,4 @@
-"""Side-by-side preview video: [start image | rendered asset over time | end image].
+"""Side-by-side preview video: [start image | rendered asset over time | end image] (or [image | rendered]).
 
 Written as H.264 MP4 (yuv420p, even dimensions, ``imageio`` with the
 ``imageio-ffmpeg`` plugin), or as an animated GIF (Pillow) when no ffmpeg
@@ -47,25 +47,31 @@ def _label(panel: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([band, panel], axis=0)
 
 
-def compose_frames(start_rgb: np.ndarray, end_rgb: np.ndarray, rendered: np.ndarray) -> np.ndarray:
+def compose_frames(start_rgb: np.ndarray, end_rgb: np.ndarray | None, rendered: np.ndarray,
+                   labels: tuple[str, str] = ("start", "end")) -> np.ndarray:
     """The preview's frames: uint8 [T, H', W', 3] with even H' and W'.
 
     Args:
         start_rgb, end_rgb: [H, W, 3|4] images, uint8 or float 0..1 (RGBA is
-            composited over white).
+            composited over white); ``end_rgb`` None leaves the right panel out
+            (single-image previews: [image | rendered]).
         rendered: uint8 [T, H, W, 3] the asset rendered from the input view.
+        labels: the left panel's label, and the right panel's (or, without
+            ``end_rgb``, the rendered panel's prefix).
     """
     rendered = np.asarray(rendered)
     if rendered.ndim != 4 or rendered.shape[0] < 1:
         raise ValueError(f"rendered must be [T, H, W, 3], got {rendered.shape}")
     height = rendered.shape[1]
-    start = _label(_fit_height(_to_uint8(start_rgb), height), "start")
-    end = _label(_fit_height(_to_uint8(end_rgb), height), "end")
+    start = _label(_fit_height(_to_uint8(start_rgb), height), labels[0])
     gap = np.full((height + _LABEL_BAND, _GAP, 3), 255, np.uint8)
+    end = None if end_rgb is None else _label(_fit_height(_to_uint8(end_rgb), height), labels[1])
+    prefix = "3D" if end is not None else labels[1]
     frames = []
     for t in range(rendered.shape[0]):
-        mid = _label(_to_uint8(rendered[t]), f"3D  {t + 1}/{rendered.shape[0]}")
-        frames.append(np.concatenate([start, gap, mid, gap, end], axis=1))
+        mid = _label(_to_uint8(rendered[t]), f"{prefix}  {t + 1}/{rendered.shape[0]}")
+        panels = [start, gap, mid] + ([] if end is None else [gap, end])
+        frames.append(np.concatenate(panels, axis=1))
     out = np.stack(frames)
     h, w = out.shape[1:3]
     # yuv420p needs even sizes: pad with white.
@@ -81,15 +87,20 @@ def _ffmpeg_available() -> bool:
         return False
 
 
-def write_preview(path: Path, start_rgb: np.ndarray, end_rgb: np.ndarray, rendered: np.ndarray, fps: float) -> Path:
+def write_preview(path: Path, start_rgb: np.ndarray, end_rgb: np.ndarray | None, rendered: np.ndarray, fps: float,
+                  check=None, labels: tuple[str, str] = ("start", "end")) -> Path:
     """Write the side-by-side preview video.
 
     Args:
         path: where to write; its suffix becomes ``.mp4`` (or ``.gif`` without
             ffmpeg). The parent directory must exist.
-        start_rgb, end_rgb: the two input images [H, W, 3|4], uint8 or float 0..1.
-        rendered: uint8 [T, H, W, 3] the asset rendered from the input view.
+        start_rgb, end_rgb: the two input images [H, W, 3|4], uint8 or float 0..1
+            (``end_rgb`` None: a single-image preview [image | rendered]).
+        rendered: uint8 [T, H, W, 3] the asset rendered over time.
         fps: frames per second (> 0).
+        check: optional callable run before each frame is encoded (a cancel
+            check); what it raises propagates.
+        labels: panel labels (``compose_frames``).
 
     Returns:
         The path actually written.
@@ -100,7 +111,7 @@ def write_preview(path: Path, start_rgb: np.ndarray, end_rgb: np.ndarray, render
     """
     if not fps or fps <= 0:
         raise ValueError(f"fps must be positive, got {fps!r}")
-    frames = compose_frames(start_rgb, end_rgb, rendered)
+    frames = compose_frames(start_rgb, end_rgb, rendered, labels)
     path = Path(path)
     if _ffmpeg_available():
         import imageio.v2 as iio
@@ -109,6 +120,8 @@ def write_preview(path: Path, start_rgb: np.ndarray, end_rgb: np.ndarray, render
         with iio.get_writer(out, format="FFMPEG", fps=float(fps), codec="libx264", pixelformat="yuv420p",
                             quality=7, macro_block_size=2, ffmpeg_log_level="error") as writer:
             for frame in frames:
+                if check is not None:
+                    check()
                 writer.append_data(frame)
         return out
     from PIL import Image

@@ -11,12 +11,11 @@ from backend.errors import ModelUnavailableError
 from backend.geometry2d import build_silhouette_mesh
 from backend.geometry3d.mesh_ops import euler_characteristic, is_closed_manifold
 from backend.inputs import load_image, prepare_pair
+from backend.models.depth_anything import DepthPreprocessing, MonocularDepth
 from backend.stages.foreground import extract_foreground
 from backend.stages.geometry import build_shape, input_view
 from backend.stages.geometry.depth_engine import (
     EDGE_RING_PX,
-    DepthPreprocessing,
-    MonocularDepth,
     build_shape_from_depth,
     front_height_from_disparity,
     object_crop_box,
