@@ -22,6 +22,14 @@ reference (the rest profile scaled by c_i for keyframes, the blend of the two
 bounding keyframes for in-between frames): it fixes the otherwise free depth
 of each part and is the temporal smoothness term.
 
+Parts that turn out of the image plane (``out_of_plane``): where a part's
+one-ring maps foreshorten between the keyframes, the reference deformation
+becomes the 3D turn s R whose weak-perspective projection the 2D map is, with
+one depth sign per turning part; the part then keeps its length and moves on
+an arc about its joint instead of being squashed flat. Its depth prior is
+dropped (the joint holds it) and each frame's first round steps on the guides
+alone, since flat is a fixed point of the rotation fit.
+
 Order, after In-2-4D (Nag, Cohen-Or, Zhang & Mahdavi-Amiri, 2025,
 arXiv:2504.08366: hierarchical keyframes, motion fragments between them,
 boundary deformation fields interpolated): keyframes are solved first, then

@@ -12,8 +12,10 @@ Which vertices turn: the foreshortening k = sigma_2 / sigma_1 of the one-ring
 maps (smoothed over one-rings), with sigma_1 within ``LENGTH_KEPT`` of the
 object's typical scale (a part that keeps its length across the turning axis;
 growth or uniform shrinking is not a turn). Their weight w ramps from 0 at
-k = 1 - ``RAMP[0]`` to 1 at k = 1 - ``RAMP[1]``; the lift blends the guides
-with it, the weight-free form of blending per-part rotations at joints.
+k = 1 - ``RAMP[0]`` to 1 at k = 1 - ``RAMP[1]`` on the reference frame (the
+last one) and hold on every frame, blended over a joint's one-rings; the lift
+blends the guides with them, the weight-free form of blending per-part
+rotations at joints as ARAP does.
 
 Only parts turn: a region must hang on non-turning vertices (a joint) and
 cover at most ``MAX_PART_SHARE`` of the object; a whole object that
