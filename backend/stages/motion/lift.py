@@ -69,6 +69,7 @@ SCALE_SMOOTHING = 2        # one-ring averaging passes over the depth scales
 FIRST_FIT_STEPS = 6        # rotation-fit steps in a frame's first local step
 FIT_STEPS = 3              # in later local steps (warm-started from the previous one)
 TURN_INBETWEEN_ITERATIONS = 4  # in-between rounds when parts turn (the first one steps on the guides alone)
+TURN_INBETWEEN_PRIOR = 0.5  # share kept on turning parts of in-betweens (toward their keyframes' blend)
 TURN_PRIOR = 0.0           # share of the depth prior kept on parts turning out of the image plane (their joint holds them)
 
 
@@ -334,8 +335,8 @@ def lift_motion(shape: Shape3D, mesh: SilhouetteMesh, motion: Motion2D, view: In
         if not turns.regions:
             turns = None
 
-    def prior_scale(weight: np.ndarray) -> np.ndarray | None:
-        return None if turns is None else 1.0 - (1.0 - TURN_PRIOR) * weight
+    def prior_scale(weight: np.ndarray, keep: float = TURN_PRIOR) -> np.ndarray | None:
+        return None if turns is None else 1.0 - (1.0 - keep) * weight
 
     for k in keys:
         if done[k]:
@@ -358,7 +359,7 @@ def lift_motion(shape: Shape3D, mesh: SilhouetteMesh, motion: Motion2D, view: In
             guide, _, weight = solver.guides(pix, turns)
             depths[t], res = solver.solve(rays_at(pix), guide, blend, blend, INBETWEEN_PRIOR,
                                           INBETWEEN_ITERATIONS if turns is None else TURN_INBETWEEN_ITERATIONS,
-                                          prior_scale(weight), guide_first=turns is not None)
+                                          prior_scale(weight, TURN_INBETWEEN_PRIOR), guide_first=turns is not None)
             diag["lift_residual_max"] = max(diag["lift_residual_max"], res)
             report(t)
             pix_cache.pop(t, None)
