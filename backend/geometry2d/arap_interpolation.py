@@ -5,9 +5,12 @@ Method: Alexa, Cohen-Or & Levin, "As-Rigid-As-Possible Shape Interpolation"
 decomposition) is interpolated as A(t) = R(t theta) ((1 - t) I + t S); the
 vertex positions at time t are the least-squares fit of all A(t) (area
 weighted, the normal matrix is factorised once), with the translation fixed by
-moving each connected part's area-weighted centroid linearly. Rotation angles
+moving each connected part's centroid linearly, weighted by area and by how
+closely each triangle turns with the bulk of the part (so limbs swing on arcs
+about their joints). Rotation angles
 are unwrapped over triangle adjacency (breadth first) so that neighbouring
 triangles agree on the turning direction of large rotations.
+
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from scipy.sparse.linalg import splu
 
 from .arap_operator import TriangleGradient, closest_rotations, rotation_matrices
 from .mesh_ops import bfs_face_order
+
+ANCHOR_ANGLE = 0.3          # radians: triangles turning this far from the median anchor the translation less
 
 
 def unwrap_face_angles(theta: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -83,7 +88,10 @@ class ArapInterpolator:
         self.theta = unwrap_face_angles(theta, self.grad.faces)
         s = np.einsum("fba,fbc->fac", rot, jac)  # R^T A
         self.stretch = 0.5 * (s + s.transpose(0, 2, 1))
-        c = _component_centroid_rows(self.grad.faces, self.grad.areas, len(self.rest))
+        # Translation: the centroid of the triangles that turn with the bulk of the object moves on a
+        # straight line; a limb that swings about a joint then follows its rotations on an arc about
+        # that joint (pinning the whole centroid would pull the joint onto a chord).
+        c = _component_centroid_rows(self.grad.faces, self.grad.areas * self._anchor_weights(), len(self.rest))
         self.centroid_rows = c
         self.c0 = c @ self.rest
         self.c1 = c @ self.target
@@ -100,6 +108,13 @@ class ArapInterpolator:
             diag[self.unused] = 1.0
             kkt = (kkt + sp.diags(diag)).tocsc()
         self._lu = splu(kkt)
+
+    def _anchor_weights(self) -> np.ndarray:
+        """float64 [F]: 1 for triangles turning like the area-weighted median, less for those turning apart."""
+        order = np.argsort(self.theta)
+        cum = np.cumsum(self.grad.areas[order])
+        median = self.theta[order][np.searchsorted(cum, 0.5 * cum[-1])] if len(order) else 0.0
+        return np.exp(-((self.theta - median) / ANCHOR_ANGLE) ** 2) + 1e-3
 
     def positions(self, t: float) -> np.ndarray:
         """float64 [V, 2] vertex positions at time ``t`` (0 = rest, 1 = target)."""

