@@ -387,17 +387,23 @@ def load_pretrained(key: str, loader, *, local_path: str | os.PathLike | None = 
         **kwargs: passed on to ``from_pretrained`` (``torch_dtype``, ``subfolder``, ...).
 
     Returns:
-        What ``loader.from_pretrained`` returns.
+        What ``loader.from_pretrained`` returns, on the CPU.
 
     Raises:
         ModelUnavailableError: the model is missing (see ``resolve_model``), or its
             folder cannot be loaded (code ``model.broken``: the message names the
             folder and the loader's error).
     """
+    from .devices import import_torch
+
     spec = get_spec(key)
     folder = resolve_model(key, local_path=local_path, cache_dir=cache_dir)
+    torch = import_torch()
     try:
-        return loader.from_pretrained(str(folder), local_files_only=True, **kwargs)
+        # Weights are read into host memory whatever the process's default device; the engine
+        # then moves them in its one place (``.to(device)`` or a memory mode's offload hooks).
+        with torch.device("cpu"):
+            return loader.from_pretrained(str(folder), local_files_only=True, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelUnavailableError(
             f"Model '{spec.key}' could not be loaded from {folder}: {exc.__class__.__name__}: {exc}",
