@@ -6,7 +6,7 @@
     python3 install_deps.py --extra blender   # + bpy, Blender as a Python module (headless; Python 3.11)
     python3 install_deps.py --extra test      # + models, blender and pytest
     python3 install_deps.py --extra blender-tests --bpy 4.2.23 --target .venv-bpy-4.2.23
-                                              # core + pytest + that bpy: the Blender tests on another Blender
+                                              # core, models, pytest + that bpy: the Blender tests on another Blender
     python3 install_deps.py --target DIR      # somewhere else (the add-on uses its user folder)
     python3 install_deps.py --check           # report what is there and what is missing
 
@@ -102,8 +102,9 @@ def extras_closure(extras: list[str]) -> list[str]:
     """The install groups for the requested extras, in install order."""
     groups = {"core", *extras}
     if "blender-tests" in groups:
-        # Only the Blender tests (another Blender release): no model engines needed.
-        groups = (groups - {"blender-tests"}) | {"blender", "test"}
+        # The Blender tests on another Blender release: the add-on lists and loads the model
+        # registry through the real backend, so the model packages come too (CPU torch).
+        groups = (groups - {"blender-tests"}) | {"models", "blender", "test"}
     elif "test" in groups:
         # The add-on is tested in real headless Blender, the model engines with tiny random-weight models.
         groups |= {"models", "blender"}
@@ -321,7 +322,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--target", type=Path, default=ROOT / ".venv", help="virtual environment folder (default: ./.venv)")
     p.add_argument("--extra", action="append", choices=EXTRAS, default=[],
-                   help="extra groups to install (blender-tests: core + bpy + pytest, for the Blender tests only)")
+                   help="extra groups to install (blender-tests: core, models, bpy and pytest, for the Blender tests on --bpy)")
     p.add_argument("--bpy", default=DEFAULT_BPY, metavar="VERSION",
                    help=f"bpy release for the blender group (default {DEFAULT_BPY}; tested: {', '.join(SUPPORTED_BPY)})")
     p.add_argument("--check", action="store_true", help="report what is installed and what is missing, install nothing")

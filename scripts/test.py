@@ -7,8 +7,8 @@
     python3 scripts/test.py --blender 4.5.15 -x      # ... on 4.5 LTS, stop at the first failure
 
 Each Blender release gets its own environment: ./.venv for the default (5.0.1: core, model
-engines, bpy and pytest), ./.venv-bpy-<version> for the others (core, bpy of that release and
-pytest; ``install_deps.py --extra blender-tests --bpy <version>``). pip's cache makes a second
+engines, bpy and pytest), ./.venv-bpy-<version> for the others (the same with bpy of that release;
+``install_deps.py --extra blender-tests --bpy <version>``). pip's cache makes a second
 environment cheap. With another release and no test path given, only tests/blender runs.
 
 Blender 4.2's bpy module can crash in its exit handlers after a passing run (exit status 139);

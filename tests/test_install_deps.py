@@ -79,7 +79,7 @@ def test_gsplat_build_report_says_whether_nvcc_is_there(monkeypatch, tmp_path):
 
 
 def test_blender_release_environments_pin_their_bpy(tmp_path):
-    assert install_deps.extras_closure(["blender-tests"]) == ["core", "blender", "test"]
+    assert install_deps.extras_closure(["blender-tests"]) == ["core", "models", "blender", "test"]
     cons = install_deps.bpy_constraints("4.2.23", tmp_path).read_text().splitlines()
     assert "bpy==4.2.23" in cons and "bpy==5.0.1" not in cons and any(c.startswith("numpy") for c in cons)
     assert install_deps.stamp_for(["core", "blender", "test"], "cpu", "4.2.23")["bpy"] == "4.2.23"
