@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
+
+from .asset.camera import Camera
 
 
 @dataclass
@@ -115,6 +117,10 @@ class Shape3D:
         source_vertex: int32 [V3] index of the 2D mesh vertex each 3D vertex
             stands on (front, back and rim copies share it).
         side: int8 [V3] +1 front (toward the camera), -1 back, 0 silhouette rim.
+        pixel_weights: scipy.sparse CSR [V3, V] or None: how each 3D vertex's
+            pixel follows the 2D mesh vertices (``pixel_weights @
+            trajectories[t]`` gives every 3D vertex's (u, v) at frame t); set
+            by the engine that built the shape, needed by the motion stage.
     """
 
     vertices: np.ndarray
@@ -123,6 +129,21 @@ class Shape3D:
     texture: np.ndarray
     source_vertex: np.ndarray
     side: np.ndarray
+    pixel_weights: Optional[Any] = None
+
+    def pixel_weights_for(self, mesh: SilhouetteMesh):
+        """``pixel_weights`` checked against the 2D mesh the motion refers to.
+
+        Returns:
+            scipy.sparse CSR [V3, V].
+
+        Raises:
+            ValueError: the shape carries no weights or was built from another mesh.
+        """
+        w = self.pixel_weights
+        if w is None or w.shape != (len(self.vertices), len(mesh.vertices)):
+            raise ValueError("the 3D shape was not built from this silhouette mesh (no matching pixel weights)")
+        return w
 
 
 @dataclass
@@ -136,3 +157,57 @@ class Motion3D:
 
     vertices: np.ndarray
     diagnostics: dict = field(default_factory=dict)
+
+
+@dataclass
+class InputView:
+    """The input view at the working resolution and at the input image's size.
+
+    Attributes:
+        camera_work: ``Camera`` whose image is the working-resolution mask
+            (the frame of ``SilhouetteMesh`` and ``Motion2D`` pixels).
+        camera_image: the same camera with intrinsics scaled to the loaded
+            input image's (width, height); this is the camera the asset stores.
+        plane_depth: d, metres from the camera to the object plane y = 0
+            along the viewing axis.
+        bbox: (u0, v0, u1, v1) foreground bounding box in working pixels
+            (corner coordinates, so u1 - u0 is the width in pixels).
+    """
+
+    camera_work: Camera
+    camera_image: Camera
+    plane_depth: float
+    bbox: tuple[float, float, float, float]
+
+    @property
+    def metres_per_pixel(self) -> float:
+        """Size of one working-resolution pixel on the object plane, in metres."""
+        return self.plane_depth / self.camera_work.fx
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Working resolution (width, height)."""
+        return self.camera_work.width, self.camera_work.height
+
+    def to_world(self, uv: np.ndarray, y_offset: np.ndarray | float = 0.0) -> np.ndarray:
+        """Lift working-resolution pixels to world points at a depth offset.
+
+        Args:
+            uv: float [..., 2] pixel coordinates at the working resolution.
+            y_offset: float [...] (or scalar) metres in front of (< 0) or behind
+                (> 0) the object plane, along world Y = the viewing axis.
+
+        Returns:
+            float64 [..., 3] world points with world y == ``y_offset``; their
+            projection through ``camera_work`` is ``uv`` exactly.
+        """
+        uv = np.asarray(uv, dtype=np.float64)
+        depth = self.plane_depth + np.broadcast_to(np.asarray(y_offset, dtype=np.float64), uv.shape[:-1])
+        return self.camera_work.unproject(uv, depth)
+
+    def to_image_pixels(self, uv: np.ndarray) -> np.ndarray:
+        """Working-resolution pixel coordinates [..., 2] -> input-image pixel coordinates [..., 2]."""
+        uv = np.asarray(uv, dtype=np.float64)
+        s = np.array([self.camera_image.width / self.camera_work.width,
+                      self.camera_image.height / self.camera_work.height])
+        return uv * s

@@ -106,6 +106,39 @@ class Camera:
         m = np.asarray(self.matrix_world, dtype=np.float64)
         return local @ m[:3, :3].T + m[:3, 3]
 
+    def scaled(self, sx: float, sy: float) -> "Camera":
+        """The same camera with its image resized by (sx, sy).
+
+        Pixel coordinates have their origin at the image corner, so resizing an
+        image by (sx, sy) maps (u, v) to (sx u, sy v): fx, cx scale by sx and fy,
+        cy by sy; the extrinsics (``matrix_world``) are unchanged.
+
+        Args:
+            sx, sy: width and height ratios (new / old), > 0.
+
+        Returns:
+            A new ``Camera`` of size (round(width sx), round(height sy)), at least 1 x 1.
+        """
+        return Camera(
+            width=max(1, int(round(self.width * sx))),
+            height=max(1, int(round(self.height * sy))),
+            fx=self.fx * sx,
+            fy=self.fy * sy,
+            cx=self.cx * sx,
+            cy=self.cy * sy,
+            matrix_world=np.array(self.matrix_world, dtype=np.float64, copy=True),
+        )
+
+    def for_size(self, width: int, height: int) -> "Camera":
+        """This camera with intrinsics rescaled to an image of ``width`` x ``height`` pixels.
+
+        Returns:
+            A new ``Camera`` whose size is exactly (width, height); see ``scaled``.
+        """
+        cam = self.scaled(width / self.width, height / self.height)
+        cam.width, cam.height = int(width), int(height)
+        return cam
+
     def to_dict(self) -> dict:
         """JSON-ready form, as stored under ``asset.json['camera']``."""
         return {

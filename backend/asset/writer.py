@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import uuid
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional
@@ -23,6 +24,7 @@ from . import model as M
 from .pc2 import write_pc2
 from .ply import write_ply
 from .png import encode_png
+from .target import ExistingAsset, TargetError, inspect_target
 from .validate import validate_asset
 
 
@@ -63,14 +65,16 @@ def _explain(exc: OSError, where: Path) -> AssetWriteError:
 def check_target(out_dir: str | os.PathLike) -> None:
     """Fail early if ``out_dir`` cannot receive an asset (before any long computation).
 
-    Checks that the path is not a file or a foreign non-empty folder, and that its
-    parent can be created and written to.
+    Checks that the path is not a file or a foreign folder (see
+    ``backend.asset.target``: a non-empty folder is replaced only when its
+    ``asset.json`` is a Tween4D manifest, and no file of the user's sits where
+    the new asset would write), and that its parent can be created and written to.
 
     Raises:
         AssetWriteError: with a message saying what to do.
     """
     out_dir = Path(out_dir).resolve()
-    _check_target(out_dir)
+    _inspect(out_dir)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         probe = out_dir.parent / f".{out_dir.name}.probe-{uuid.uuid4().hex[:8]}"
@@ -80,15 +84,11 @@ def check_target(out_dir: str | os.PathLike) -> None:
         raise _explain(exc, out_dir) from exc
 
 
-def _check_target(out_dir: Path) -> None:
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise AssetWriteError(errno.EEXIST, f"{out_dir} exists and is a file: choose a folder path for the asset")
-        if any(out_dir.iterdir()) and not (out_dir / M.MANIFEST).is_file():
-            raise AssetWriteError(
-                errno.ENOTEMPTY,
-                f"{out_dir} is a non-empty folder that is not a Tween4D asset; it is left alone: choose a new or empty folder",
-            )
+def _inspect(out_dir: Path) -> Optional[ExistingAsset]:
+    try:
+        return inspect_target(out_dir)
+    except TargetError as exc:
+        raise AssetWriteError(exc.errno, exc.strerror) from exc
 
 
 def write_asset(
@@ -104,7 +104,10 @@ def write_asset(
 
     Args:
         out_dir: the asset directory to create or replace. An existing folder
-            is replaced only if it is empty or holds a Tween4D asset.
+            is replaced only if it is empty or holds a Tween4D asset; files in
+            it that its manifest does not list (the user's) are carried into
+            the new asset folder (hard links, or copies where the file system
+            has none), checked again just before the swap.
         asset: manifest + Gaussians (+ mesh). The writer fills ``format``,
             ``format_version``, ``frame_count``, ``gaussian_count``, ``inputs``
             and ``files``; the rest of the manifest comes from the caller.
@@ -124,7 +127,7 @@ def write_asset(
         AssetError: the asset breaks the format contract (nothing written).
     """
     out_dir = Path(out_dir).resolve()
-    _check_target(out_dir)
+    _inspect(out_dir)
     g = asset.gaussians
     manifest = dict(asset.manifest)
     manifest["format"] = M.FORMAT
@@ -226,10 +229,20 @@ def _write_contents(tmp, manifest, g, mesh, inputs, extra_files, frame_plys) -> 
 
 
 def _commit(tmp: Path, out_dir: Path) -> None:
-    """Move the finished asset into place, replacing an older one only now."""
-    if not out_dir.exists():
-        os.rename(tmp, out_dir)
+    """Move the finished asset into place, replacing an older one only now.
+
+    The old folder is inspected again here, so a file the user saved into it
+    while the job ran is kept too. Its user files are hard-linked (or copied)
+    into ``tmp`` first, so at every instant each of them is reachable under
+    ``out_dir`` or its hidden ``.old-*`` sibling; the old folder then loses
+    only the files its manifest listed.
+    """
+    existing = _inspect(out_dir)
+    if existing is None:
+        os.rename(tmp, out_dir)  # replaces an empty folder; fails (keeping it) if something appeared meanwhile
         return
+    for rel in existing.kept:
+        _carry(out_dir / rel, tmp / rel, out_dir)
     old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
     os.rename(out_dir, old)
     try:
@@ -237,4 +250,56 @@ def _commit(tmp: Path, out_dir: Path) -> None:
     except OSError:
         os.rename(old, out_dir)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    _discard_old(old, out_dir, existing)
+
+
+def _carry(src: Path, dst: Path, out_dir: Path) -> None:
+    """Put the user's entry ``src`` at ``dst`` in the new asset without touching ``src``."""
+    if os.path.lexists(dst):
+        raise AssetWriteError(
+            errno.EEXIST,
+            f"{src} is not part of the asset in {out_dir} and the new asset writes a file of that name: "
+            "move it out of the folder, or choose another output folder",
+        )
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    st = os.lstat(src)
+    if stat.S_ISDIR(st.st_mode):
+        dst.mkdir()
+    elif stat.S_ISLNK(st.st_mode):
+        os.symlink(os.readlink(src), dst)
+    else:
+        try:
+            os.link(src, dst, follow_symlinks=False)
+        except OSError:
+            if not stat.S_ISREG(st.st_mode):
+                raise AssetWriteError(
+                    errno.EPERM, f"{src} is a special file that cannot be carried into the new asset: move it out of {out_dir}"
+                ) from None
+            shutil.copy2(src, dst)
+
+
+def _discard_old(old: Path, out_dir: Path, existing: ExistingAsset) -> None:
+    """Delete the replaced asset's own files from ``old``; anything else is moved back, never deleted."""
+    carried = set(existing.kept)
+    for root, dirs, files in os.walk(old, topdown=False):
+        base = Path(root)
+        for name in files + [d for d in dirs if (base / d).is_symlink()]:
+            rel = (base / name).relative_to(old).as_posix()
+            path = base / name
+            try:
+                if rel in existing.owned or (rel in carried and os.path.lexists(out_dir / rel)):
+                    os.unlink(path)
+                elif not os.path.lexists(out_dir / rel):  # appeared after the last inspection
+                    (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(path, out_dir / rel)
+            except OSError:
+                pass  # left in the hidden old folder rather than lost
+        for name in dirs:
+            try:
+                os.rmdir(base / name)
+            except OSError:
+                pass
+    try:
+        os.rmdir(old)
+    except OSError:
+        pass

@@ -26,11 +26,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..asset import Gaussians
+from ..geometry3d.mesh_ops import face_areas
+from ..geometry3d.quaternions import multiply, quats_from_matrix
 from ..render.rasterize import rasterize
-from ..stages.geometry.camera_setup import InputView
-from ..stages.geometry.mesh_ops import face_areas
-from ..types import Foreground, Motion3D, Shape3D
-from .quaternions import multiply, quats_from_matrix
+from ..types import Foreground, InputView, Motion3D, Shape3D
 from .surface_frames import TriangleMotion
 
 FRONT_FRACTION = 0.6

@@ -1,4 +1,7 @@
-"""Small helpers on 2D triangle meshes: orientation, edges, adjacency, point location.
+"""Small helpers on 2D triangle meshes: orientation, boundary edges, adjacency, point location.
+
+Topology shared with 3D meshes (``unique_edges``, Euler characteristic, ...)
+lives in ``backend.geometry3d.mesh_ops``.
 
 Pixel and orientation conventions as ``backend.types``: positions are (u, v)
 pixels with v down; a face is counter-clockwise in (u, -v), which makes its
@@ -28,13 +31,6 @@ def signed_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     a, b, c = x[..., faces[:, 0], :], x[..., faces[:, 1], :], x[..., faces[:, 2], :]
     cross = (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0])
     return -0.5 * cross  # v points down, so (u, v) orientation is the mirror of (u, -v)
-
-
-def unique_edges(faces: np.ndarray) -> np.ndarray:
-    """int64 [E, 2] undirected edges (i < j) of a triangle mesh."""
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]).astype(np.int64)
-    e.sort(axis=1)
-    return np.unique(e, axis=0)
 
 
 def boundary_edges(faces: np.ndarray) -> np.ndarray:

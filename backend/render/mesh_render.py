@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 
 from ..asset import Camera
-from ..stages.geometry.camera_setup import camera_for_size
 from ..types import Motion3D, Shape3D
 from .rasterize import rasterize
 
@@ -51,7 +50,7 @@ def render_mesh_frames(shape: Shape3D, motion: Motion3D, camera: Camera, texture
         tex = np.clip(np.round(tex.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
     tex = tex[..., :3]
     w, h = render_size(size or (camera.width, camera.height), max_side)
-    cam = camera_for_size(camera, w, h)
+    cam = camera.for_size(w, h)
     verts = np.asarray(motion.vertices, dtype=np.float64)
     faces = np.asarray(shape.faces, dtype=np.int64)
     uv_tex = np.asarray(shape.uv, dtype=np.float64)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..asset import Camera
-from ..gaussians.quaternions import matrix_from_quats
+from ..geometry3d.quaternions import matrix_from_quats
 from .rasterize import box_pixels
 
 _LOW_PASS = 0.05  # px^2: keeps edge-on footprints invertible

@@ -135,6 +135,90 @@ def test_foreign_folder_is_never_replaced(tmp_path):
     assert (tmp_path / "docs" / "thesis.txt").read_text() == "precious"
 
 
+def test_folder_with_a_foreign_asset_json_is_never_replaced(tmp_path):
+    """Only a manifest saying format "tween4d.asset" marks a folder as ours (issue 9, item 1)."""
+    for i, manifest in enumerate(['{"name": "mine"}', "not json at all", "[" * 100_000, '["tween4d.asset"]']):
+        folder = tmp_path / f"p{i}"
+        folder.mkdir()
+        (folder / "asset.json").write_text(manifest)
+        (folder / "thesis.txt").write_text("IMPORTANT")
+        with pytest.raises(AssetWriteError, match="not a Tween4D asset"):
+            write_asset(folder, _asset())
+        assert (folder / "thesis.txt").read_text() == "IMPORTANT"
+        assert (folder / "asset.json").read_text() == manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p0", "p1", "p2", "p3"], "no hidden folder is left"
+
+
+def test_asset_json_that_is_not_a_regular_file_is_foreign(tmp_path):
+    import os
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    os.mkfifo(folder / "asset.json")  # opening it would block forever
+    with pytest.raises(AssetWriteError, match="not a regular file"):
+        write_asset(folder, _asset())
+    assert (folder / "asset.json").exists()
+
+
+def test_user_files_in_an_asset_folder_are_carried_over(tmp_path):
+    """A .blend the artist saved inside the asset folder survives regenerating it."""
+    out = write_asset(tmp_path / "a", _asset(seed=1), frame_plys=True)
+    (out / "scene.blend").write_bytes(b"BLENDER-v405 precious")
+    (out / "renders").mkdir()
+    (out / "renders" / "0001.png").write_bytes(b"frame")
+    (out / "frames" / "notes.txt").write_text("which frame to fix")
+    (out / "empty").mkdir()
+    (out / "link.blend").symlink_to("scene.blend")
+    before = (out / "gaussians.pc2").read_bytes()
+    write_asset(tmp_path / "a", _asset(seed=2))  # no frame PLYs this time
+    assert (out / "gaussians.pc2").read_bytes() != before, "the asset itself was replaced"
+    assert (out / "scene.blend").read_bytes() == b"BLENDER-v405 precious"
+    assert (out / "renders" / "0001.png").read_bytes() == b"frame"
+    assert (out / "frames" / "notes.txt").read_text() == "which frame to fix"
+    assert not list((out / "frames").glob("*.ply")), "the old asset's frame PLYs are gone"
+    assert (out / "empty").is_dir() and (out / "link.blend").is_symlink()
+    assert load_asset(out).manifest["files"] and "scene.blend" not in load_asset(out).manifest["files"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"], "no hidden old or partial folder is left"
+
+
+def test_user_files_are_copied_where_hard_links_fail(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    out = write_asset(tmp_path / "a", _asset(seed=1))
+    (out / "scene.blend").write_bytes(b"precious")
+
+    def no_links(*args, **kwargs):
+        raise OSError(errno.EPERM, "hard links not supported here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    write_asset(tmp_path / "a", _asset(seed=2))
+    assert (out / "scene.blend").read_bytes() == b"precious"
+
+
+def test_user_file_where_the_new_asset_writes_refuses_the_run(tmp_path):
+    out = write_asset(tmp_path / "a", _asset(seed=1))
+    manifest = json.loads((out / "asset.json").read_text())
+    manifest["files"].remove("mesh_texture.png")  # now the user's file, at a path the writer owns
+    (out / "asset.json").write_text(json.dumps(manifest))
+    kept = (out / "mesh_texture.png").read_bytes()
+    with pytest.raises(AssetWriteError, match="mesh_texture.png .*not listed"):
+        write_asset(tmp_path / "a", _asset(seed=2))
+    assert (out / "mesh_texture.png").read_bytes() == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def test_file_saved_during_the_run_is_kept(tmp_path):
+    """The folder is inspected again just before the swap, not only when the job starts."""
+    out = write_asset(tmp_path / "a", _asset(seed=1))
+
+    def artist_saves():
+        (out / "late.blend").write_bytes(b"saved while generating")
+
+    write_asset(tmp_path / "a", _asset(seed=2), before_commit=artist_saves)
+    assert (out / "late.blend").read_bytes() == b"saved while generating"
+
+
 def test_camera_projection_round_trip():
     cam = Camera.looking_along_y(640, 480, 800.0, (0.1, -3.0, 0.2))
     pts = np.array([[0.1, 0.0, 0.2], [0.5, 0.3, -0.2]])

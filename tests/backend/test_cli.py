@@ -42,3 +42,33 @@ def test_bad_inputs_exit_with_code_and_advice(tmp_path, examples_dir):
     assert refused.returncode == 4 and "not a Tween4D asset" in refused.stderr
     assert (foreign / "keep.txt").read_text() == "mine"
     assert not (tmp_path / "o").exists()
+
+
+def test_folder_with_a_foreign_asset_json_is_refused_and_kept(examples_dir, tmp_path):
+    """Issue 9, item 1: the exact reproduction (a folder whose asset.json is someone else's) exits 4, loses nothing."""
+    folder = tmp_path / "x" / "p"
+    folder.mkdir(parents=True)
+    (folder / "asset.json").write_text('{"name":"mine"}\n')
+    (folder / "thesis.txt").write_text("IMPORTANT\n")
+    pair = examples_dir / "robot_arm"
+    proc = run_cli("generate", pair / "start.png", pair / "end.png", "-o", folder, "--quality", "draft",
+                   "--frames", "6", "--no-preview")
+    assert proc.returncode == 4, proc.stderr
+    assert "not a Tween4D asset" in proc.stderr and "what to do:" in proc.stderr
+    assert (folder / "thesis.txt").read_text() == "IMPORTANT\n"
+    assert (folder / "asset.json").read_text() == '{"name":"mine"}\n'
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["p"]
+
+
+def test_regenerating_keeps_the_artists_blend(examples_dir, tmp_path):
+    """A .blend saved inside a Tween4D asset folder survives regenerating into that folder."""
+    pair = examples_dir / "robot_arm"
+    out = tmp_path / "robot"
+    args = ("generate", pair / "start.png", pair / "end.png", "-o", out, "--quality", "draft", "--no-preview")
+    assert run_cli(*args, "--frames", "6").returncode == 0
+    (out / "scene.blend").write_bytes(b"BLENDER precious")
+    proc = run_cli(*args, "--frames", "5", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["frames"] == 5
+    assert (out / "scene.blend").read_bytes() == b"BLENDER precious"
+    assert run_cli("validate", out).returncode == 0

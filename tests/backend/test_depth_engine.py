@@ -9,6 +9,7 @@ from tiny_models import build_tiny_depth_anything
 
 from backend.errors import ModelUnavailableError
 from backend.geometry2d import build_silhouette_mesh
+from backend.geometry3d.mesh_ops import euler_characteristic, is_closed_manifold
 from backend.inputs import load_image, prepare_pair
 from backend.stages.foreground import extract_foreground
 from backend.stages.geometry import build_shape, input_view
@@ -22,7 +23,6 @@ from backend.stages.geometry.depth_engine import (
     object_disparity,
 )
 from backend.stages.geometry.inflate import poisson_height
-from backend.stages.geometry.mesh_ops import euler_characteristic, is_closed_manifold
 from backend.stages.geometry.refine import refine_for_inflation
 
 

@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 from test_geometry3d import ellipse_mask, gradient_foreground, mask_mesh
 
 from backend.gaussians import sample_gaussians
-from backend.gaussians.quaternions import matrix_from_quats
+from backend.geometry3d.quaternions import matrix_from_quats
 from backend.render.rasterize import rasterize
 from backend.render.splat import coverage_mask
 from backend.stages.geometry import build_shape, input_view

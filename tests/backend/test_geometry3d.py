@@ -11,8 +11,8 @@ import pytest
 import triangle
 
 from backend.errors import ForegroundError
+from backend.geometry3d.mesh_ops import boundary_vertex_mask, euler_characteristic, is_closed_manifold
 from backend.stages.geometry import build_shape, input_view, surface_pixel_weights
-from backend.stages.geometry.mesh_ops import boundary_vertex_mask, euler_characteristic, is_closed_manifold
 from backend.stages.geometry.refine import refine_for_inflation
 from backend.types import Foreground, SilhouetteMesh
 

@@ -7,9 +7,9 @@ import pytest
 from test_geometry3d import ellipse_mask, gradient_foreground, mask_mesh
 
 from backend.errors import Cancelled
+from backend.geometry3d.mesh_ops import unique_edges
 from backend.progress import Progress
 from backend.stages.geometry import build_shape, input_view, surface_pixel_weights
-from backend.stages.geometry.mesh_ops import unique_edges
 from backend.stages.motion import lift_motion
 from backend.types import Motion2D
 

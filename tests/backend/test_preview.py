@@ -6,7 +6,7 @@ from PIL import Image
 from test_geometry3d import ellipse_mask, gradient_foreground, mask_mesh
 
 from backend.asset import Camera
-from backend.gaussians.quaternions import quats_from_axis_angle
+from backend.geometry3d.quaternions import quats_from_axis_angle
 from backend.render import preview
 from backend.render.mesh_render import render_mesh_frames
 from backend.render.preview import compose_frames, write_preview

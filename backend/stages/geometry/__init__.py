@@ -11,8 +11,8 @@ up by name in ``ENGINES``:
 from __future__ import annotations
 
 from ...settings import GenerateSettings
-from ...types import Foreground, Shape3D, SilhouetteMesh
-from .camera_setup import InputView, camera_for_size, input_view, scaled_camera
+from ...types import Foreground, InputView, Shape3D, SilhouetteMesh
+from .camera_setup import input_view
 from .inflate import build_shape, surface_pixel_weights
 
 
@@ -48,5 +48,4 @@ def build_geometry(mesh: SilhouetteMesh, fg: Foreground, view: InputView, settin
     return fn(mesh, fg, view, settings, progress)
 
 
-__all__ = ["ENGINES", "InputView", "build_geometry", "build_shape", "camera_for_size", "input_view",
-           "scaled_camera", "surface_pixel_weights"]
+__all__ = ["ENGINES", "build_geometry", "build_shape", "input_view", "surface_pixel_weights"]

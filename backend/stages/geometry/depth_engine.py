@@ -43,10 +43,9 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy import ndimage
 
-from ...types import Foreground, Shape3D, SilhouetteMesh
-from .camera_setup import InputView
+from ...geometry3d.mesh_ops import cotangent_stiffness, lumped_mass, unique_edges
+from ...types import Foreground, InputView, Shape3D, SilhouetteMesh
 from .inflate import build_shape, poisson_height
-from .mesh_ops import cotangent_stiffness, lumped_mass, unique_edges
 from .refine import RefinedMesh, refine_for_inflation
 
 log = logging.getLogger(__name__)
@@ -404,4 +403,4 @@ def build_shape_from_depth(mesh: SilhouetteMesh, fg: Foreground, view: InputView
     if progress is not None:
         progress.update(1.0, "depth surface done")
     return Shape3D(vertices=vertices, faces=shape.faces, uv=shape.uv, texture=shape.texture,
-                   source_vertex=shape.source_vertex, side=shape.side)
+                   source_vertex=shape.source_vertex, side=shape.side, pixel_weights=shape.pixel_weights)

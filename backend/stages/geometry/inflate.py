@@ -21,9 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ...types import Foreground, Shape3D, SilhouetteMesh
-from .camera_setup import InputView
-from .mesh_ops import cotangent_stiffness, lumped_mass
+from ...geometry3d.mesh_ops import cotangent_stiffness, lumped_mass
+from ...types import Foreground, InputView, Shape3D, SilhouetteMesh
 from .refine import RefinedMesh, refine_for_inflation
 
 SIDE_FRONT, SIDE_RIM, SIDE_BACK = 1, 0, -1
@@ -142,14 +141,16 @@ def build_shape(mesh: SilhouetteMesh, fg: Foreground, view: InputView, inflation
     source_vertex = np.concatenate([nearest, nearest[inner]]).astype(np.int32)
     side = np.concatenate([np.where(refined.rim, SIDE_RIM, SIDE_FRONT), np.full(len(inner), SIDE_BACK)]).astype(np.int8)
     texture = bleed_texture(fg.rgb, fg.mask, fg.alpha)
-    return Shape3D(vertices=vertices, faces=faces, uv=uv, texture=texture, source_vertex=source_vertex, side=side)
+    pixel_weights = sp.vstack([refined.weights, refined.weights[inner]]).tocsr()
+    return Shape3D(vertices=vertices, faces=faces, uv=uv, texture=texture, source_vertex=source_vertex, side=side,
+                   pixel_weights=pixel_weights)
 
 
 def surface_pixel_weights(shape: Shape3D, mesh: SilhouetteMesh) -> sp.csr_matrix:
-    """How each ``Shape3D`` vertex's pixel follows the 2D mesh vertices.
+    """How each ``Shape3D`` vertex's pixel follows the 2D mesh vertices (``Shape3D.pixel_weights_for``).
 
     Args:
-        shape: a shape made by ``build_shape`` from ``mesh``.
+        shape: a shape made by ``build_shape`` (or the depth engine) from ``mesh``.
         mesh: the same 2D silhouette mesh.
 
     Returns:
@@ -160,8 +161,4 @@ def surface_pixel_weights(shape: Shape3D, mesh: SilhouetteMesh) -> sp.csr_matrix
     Raises:
         ValueError: ``shape`` was not built from ``mesh``.
     """
-    refined = refine_for_inflation(mesh)
-    inner = np.nonzero(~refined.rim)[0]
-    if len(shape.vertices) != len(refined.vertices) + len(inner):
-        raise ValueError("the 3D shape was not built from this silhouette mesh (vertex counts differ)")
-    return sp.vstack([refined.weights, refined.weights[inner]]).tocsr()
+    return shape.pixel_weights_for(mesh)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ...geometry3d.mesh_ops import boundary_vertex_mask, unique_edges
 from ...types import SilhouetteMesh
-from .mesh_ops import boundary_vertex_mask, unique_edges
 
 
 @dataclass

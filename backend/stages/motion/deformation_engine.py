@@ -54,12 +54,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ...geometry3d.mesh_ops import unique_edges
 from ...progress import Progress, null_progress
 from ...render.rasterize import rasterize
-from ...types import Motion2D, Motion3D, Shape3D, SilhouetteMesh
-from ..geometry.camera_setup import InputView, camera_for_size
-from ..geometry.inflate import surface_pixel_weights
-from ..geometry.mesh_ops import unique_edges
+from ...types import InputView, Motion2D, Motion3D, Shape3D, SilhouetteMesh
 
 
 @dataclass
@@ -142,10 +140,10 @@ def _keyframe_list(keyframes, frame_count: int) -> list[int]:
 def constant_depth_motion(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, view: InputView) -> np.ndarray:
     """The 2D trajectories lifted at each vertex's rest depth: float64 [T, V3, 3] (frame 0 = rest).
 
-    Each 3D vertex stays on the camera ray through its pixel (``surface_pixel_weights``
+    Each 3D vertex stays on the camera ray through its pixel (``Shape3D.pixel_weights``
     of the 2D trajectories) at the depth it has at rest.
     """
-    weights = surface_pixel_weights(shape, mesh)
+    weights = shape.pixel_weights_for(mesh)
     rest = np.asarray(shape.vertices, dtype=np.float64)
     cam = view.camera_work
     _, depth = cam.project(rest)
@@ -335,7 +333,7 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
         s = side / max(work_w, work_h)
         image_size = (max(8, int(round(work_w * s))), max(8, int(round(work_h * s))))
     rw, rh = int(image_size[0]), int(image_size[1])
-    cam = camera_for_size(view.camera_work, rw, rh)
+    cam = view.camera_work.for_size(rw, rh)
     sx, sy = rw / work_w, rh / work_h
     iterations = int(iterations if iterations is not None else (300 if dev.type == "cuda" else 60))
     rng = np.random.default_rng(seed)
@@ -381,7 +379,7 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
         return rgb, alpha[..., 0]
 
     # --- targets (numpy on the host, moved once per frame with an explicit device) ----------------------
-    pixel_weights = surface_pixel_weights(shape, mesh)
+    pixel_weights = shape.pixel_weights_for(mesh)
     scale_px = np.array([sx, sy])
     target_cache: dict[int, tuple] = {}
 

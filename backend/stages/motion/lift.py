@@ -44,12 +44,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, cg, splu
 
-from ...gaussians.quaternions import extract_rotations, matrix_from_quats
+from ...geometry3d.mesh_ops import edge_weights
+from ...geometry3d.quaternions import extract_rotations, matrix_from_quats
 from ...progress import Progress, null_progress
-from ...types import Motion2D, Motion3D, Shape3D, SilhouetteMesh
-from ..geometry.camera_setup import InputView
-from ..geometry.inflate import surface_pixel_weights
-from ..geometry.mesh_ops import edge_weights
+from ...types import InputView, Motion2D, Motion3D, Shape3D, SilhouetteMesh
 from .cross_section import cross_section_metric
 
 KEYFRAME_ITERATIONS = 8
@@ -248,7 +246,7 @@ def lift_motion(shape: Shape3D, mesh: SilhouetteMesh, motion: Motion2D, view: In
     if np.abs(traj[0] - rest2d).max() > 0.5:
         raise ValueError("trajectories[0] must equal the silhouette mesh's rest vertices (frame 0 is the start image)")
     frame_count = traj.shape[0]
-    weights = surface_pixel_weights(shape, mesh)
+    weights = shape.pixel_weights_for(mesh)
     rest = np.asarray(shape.vertices, dtype=np.float64)
     cam = view.camera_work
     centre = cam.position

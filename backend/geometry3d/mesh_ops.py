@@ -1,4 +1,4 @@
-"""Small triangle-mesh operators shared by inflation, lifting and sampling (numpy + SciPy sparse).
+"""Small triangle-mesh operators shared by inflation, lifting, sampling and both pipelines (numpy + SciPy sparse).
 
 Faces are int [F, 3]; vertices float [V, D] with D = 2 or 3. References:
 cotangent Laplacian and lumped mass matrix as in Botsch et al., "Polygon
