@@ -44,6 +44,12 @@ import numpy as np
 from ...errors import ModelUnavailableError
 from ...geometry2d.arap_registration import mask_iou, register_mesh
 from ...geometry2d.tracking import TrackingConfig, distribute_end_correction, track_mesh
+from ...models.video_pipelines import (  # noqa: F401 (re-exported)
+    generation_size,
+    resample_positions,
+    resample_sequence,
+    valid_frame_count,
+)
 from ...progress import Progress
 from ...render.rasterize import rasterize
 from ...settings import GenerateSettings
@@ -217,39 +223,6 @@ def load_video_pipeline(model_key: str = DEFAULT_MODEL, device="auto", local_pat
 
 
 # --- frames -------------------------------------------------------------------------------------------------
-
-def valid_frame_count(frame_count: int, step: int, max_frames: int) -> int:
-    """The smallest ``step * k + 1`` >= ``frame_count`` (at least ``step + 1``).
-
-    Capped at the largest valid count <= ``max_frames``.
-    """
-    n = step * max(1, -(-(int(frame_count) - 1) // step)) + 1
-    cap = step * max(1, (int(max_frames) - 1) // step) + 1
-    return min(n, cap)
-
-
-def generation_size(width: int, height: int, max_area: int, multiple: int) -> tuple[int, int]:
-    """(width, height) of about ``max_area`` pixels, the aspect ratio of width x height, multiples of ``multiple``."""
-    aspect = height / width
-    h = max(multiple, int(round(np.sqrt(max_area * aspect))) // multiple * multiple)
-    w = max(multiple, int(round(np.sqrt(max_area / aspect))) // multiple * multiple)
-    return w, h
-
-
-def resample_positions(count_in: int, count_out: int) -> np.ndarray:
-    """float64 [count_out] positions 0..count_in-1 of evenly spaced output samples (first and last kept)."""
-    return np.linspace(0.0, count_in - 1.0, count_out)
-
-
-def resample_sequence(values: np.ndarray, count_out: int) -> np.ndarray:
-    """Linear resampling of a sequence [F, ...] to [count_out, ...] along the first axis (float64)."""
-    values = np.asarray(values, dtype=np.float64)
-    pos = resample_positions(len(values), count_out)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, len(values) - 1)
-    w = (pos - lo).reshape((-1,) + (1,) * (values.ndim - 1))
-    return values[lo] * (1.0 - w) + values[hi] * w
-
 
 def _to_pil(rgb: np.ndarray, width: int, height: int):
     from PIL import Image
