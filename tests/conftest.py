@@ -62,13 +62,14 @@ _session_status: list[int] = []
 
 
 def needs_hard_exit() -> bool:
-    """True when bpy older than 4.5 was imported in this process (or ``TWEEN4D_PYTEST_HARD_EXIT=1``).
+    """True when bpy older than 4.5 was imported in this process (``TWEEN4D_PYTEST_HARD_EXIT`` =1 / =0 forces it).
 
     bpy 4.2's module segfaults in its exit handlers once the asset fixtures have run, so a run
     where every test passed still exits 139. Later releases exit cleanly.
     """
-    if os.environ.get("TWEEN4D_PYTEST_HARD_EXIT", "") == "1":
-        return True
+    forced = os.environ.get("TWEEN4D_PYTEST_HARD_EXIT", "")
+    if forced in ("0", "1"):
+        return forced == "1"
     bpy = sys.modules.get("bpy")
     version = getattr(getattr(bpy, "app", None), "version", None)
     return version is not None and tuple(version) < (4, 5, 0)
