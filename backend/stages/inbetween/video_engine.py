@@ -56,6 +56,7 @@ from ...settings import GenerateSettings
 from ...types import Foreground, Motion2D, SilhouetteMesh
 
 DEFAULT_MODEL = "video-vace"
+MODEL_ENV_VAR = "TWEEN4D_VIDEO_MODEL"  # picks another first/last-frame model: video-wan, video-ltx
 
 # Share of the stage's progress bar per step.
 _LOAD, _GENERATE, _SEGMENT, _TRACK = 0.05, 0.65, 0.72, 0.9
@@ -417,5 +418,12 @@ def _same_size(start: Foreground, end: Foreground) -> Foreground:
 
 def run(mesh: SilhouetteMesh, start: Foreground, end: Foreground, frame_count: int, settings: GenerateSettings,
         progress: Progress) -> Motion2D:
-    """``run_video_inbetween`` with the default model, in the ``ENGINES`` signature of ``backend.stages.inbetween``."""
-    return run_video_inbetween(mesh, start, end, frame_count, settings, progress)
+    """``run_video_inbetween`` in the ``ENGINES`` signature of ``backend.stages.inbetween``.
+
+    The model is ``$TWEEN4D_VIDEO_MODEL`` when set (``video-wan`` for Wan2.1 FLF2V 14B,
+    ``video-ltx`` for LTX-Video), else the default ``video-vace``.
+    """
+    import os
+
+    model_key = os.environ.get(MODEL_ENV_VAR, "").strip() or DEFAULT_MODEL
+    return run_video_inbetween(mesh, start, end, frame_count, settings, progress, model_key=model_key)
