@@ -155,9 +155,10 @@ def rasterize_gaussians_gsplat_batch(means: Tensor, covars: Tensor, opacities: T
     f32 = dict(dtype=torch.float32, device=means.device)
     b = means.shape[0]
     render, alpha, _ = gsplat.rasterization(
-        means.to(**f32), None, None, opacities.to(**f32).expand(b, -1), colors.to(**f32).expand(b, -1, -1),
-        viewmat.to(**f32).expand(b, 1, 4, 4), K.to(**f32).expand(b, 1, 3, 3), int(width), int(height),
-        near_plane=near_plane, far_plane=far_plane, eps2d=eps2d, packed=False, covars=covars.to(**f32),
+        means.to(**f32).contiguous(), None, None, opacities.to(**f32).expand(b, -1).contiguous(),
+        colors.to(**f32).expand(b, -1, -1).contiguous(), viewmat.to(**f32).expand(b, 1, 4, 4).contiguous(),
+        K.to(**f32).expand(b, 1, 3, 3).contiguous(), int(width), int(height),
+        near_plane=near_plane, far_plane=far_plane, eps2d=eps2d, packed=False, covars=covars.to(**f32).contiguous(),
         rasterize_mode="classic",
     )
     return render[:, 0], alpha[:, 0]
