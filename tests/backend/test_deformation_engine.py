@@ -18,7 +18,7 @@ from backend.types import Foreground, Motion2D, Motion3D
 SIZE = 64
 FRAMES = 10
 KEYFRAMES = [0, 3, 6, 9]
-FAST = DeformationConfig(eval_frames=4)
+FAST = DeformationConfig(eval_frames=4, frames_per_step=4)
 
 
 def _rigid(k: int) -> np.ndarray:

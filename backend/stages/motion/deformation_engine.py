@@ -77,7 +77,9 @@ class DeformationConfig:
         normal_ratio: thickness of the disc Gaussians relative to their radius.
         w_photometric, w_silhouette, w_track, w_arap, w_temporal, w_depth: loss weights.
         eval_frames: frames used to measure the loss before and after the fit.
-        frames_per_step: frames sampled from the segment per Adam step (its keyframes are added).
+        frames_per_step: frames sampled from the segment per Adam step (its keyframes are added);
+            None: 4 on CUDA (one batched gsplat call), 1 on the CPU (the torch splatter renders
+            frame by frame, so a bigger batch only costs time there).
     """
 
     learning_rate: float = 3e-3
@@ -98,7 +100,7 @@ class DeformationConfig:
     w_temporal: float = 1.0
     w_depth: float = 10.0
     eval_frames: int = 8
-    frames_per_step: int = 4
+    frames_per_step: int | None = None
 
 
 def segment_weights(frame_count: int, keyframes, blend_frames: float) -> np.ndarray:
@@ -336,6 +338,7 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
     cam = view.camera_work.for_size(rw, rh)
     sx, sy = rw / work_w, rh / work_h
     iterations = int(iterations if iterations is not None else (300 if dev.type == "cuda" else 60))
+    per_step = int(cfg.frames_per_step if cfg.frames_per_step is not None else (4 if dev.type == "cuda" else 1))
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     f32 = dict(dtype=torch.float32, device=dev)
@@ -500,7 +503,7 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
     for it in range(iterations):
         s = it % segments
         pool = support[s]
-        sampled = rng.choice(pool, min(len(pool), cfg.frames_per_step), replace=False) if len(pool) else []
+        sampled = rng.choice(pool, min(len(pool), per_step), replace=False) if len(pool) else []
         batch = sorted({int(t) for t in sampled} | set(anchors[s]))
         optimiser.zero_grad(set_to_none=True)
         loss = total(losses(batch, ends()))
@@ -520,7 +523,7 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
         "render_size": [rw, rh],
         "gaussians": count,
         "iterations": iterations,
-        "frames_per_step": int(cfg.frames_per_step),
+        "frames_per_step": per_step,
         "segments": segments,
         "device": str(dev),
         "deformation_seconds": round(time.perf_counter() - t_start, 3),
