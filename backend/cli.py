@@ -3,13 +3,15 @@
 ``generate`` shows a progress bar per stage and a summary; errors print
 their message and what to do, with a non-zero exit code:
 2 bad usage or settings, 3 bad input, 4 output problem, 5 internal error,
-130 cancelled (Ctrl-C).
+130 cancelled (Ctrl-C, SIGINT), 143 terminated (SIGTERM); both cancel the job
+cooperatively, so nothing half-written remains.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -107,8 +109,6 @@ def _print_summary(result, as_json: bool) -> None:
 
 
 def cmd_generate(args) -> int:
-    from .jobs import run_job
-
     try:
         engines = _engine_pairs(args.engine)
         settings = GenerateSettings(frames=args.frames, fps=args.fps, quality=args.quality, seed=args.seed,
@@ -120,13 +120,13 @@ def cmd_generate(args) -> int:
     job = {"mode": "two_image", "inputs": {"start": str(args.start), "end": str(args.end)},
            "output": str(args.output), "settings": settings.to_dict()}
     bars = _Bars(args.quiet)
-    cancel = threading.Event()
     try:
-        result = run_job(job, sink=bars, cancel=cancel)
-    except KeyboardInterrupt:
+        result, signum = _run_cancellable(job, bars)
+    except _StopNow as stop:
         bars.close()
-        print("cancelled: nothing was written", file=sys.stderr)
-        return 130
+        print("stopped at once; a hidden .partial folder may remain next to the output and is removed by the "
+              "next run", file=sys.stderr)
+        return 128 + stop.signum
     except Cancelled:
         bars.close()
         print("cancelled: nothing was written", file=sys.stderr)
@@ -140,8 +140,71 @@ def cmd_generate(args) -> int:
             return 3
         return 4 if isinstance(exc, OutputError) else 2
     bars.close()
+    if result is None:
+        print("cancelled: nothing was written", file=sys.stderr)
+        return 128 + signum
     _print_summary(result, args.json)
     return 0
+
+
+class _StopNow(Exception):
+    """A second SIGINT/SIGTERM while a cancel is under way: stop waiting for the job."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _run_cancellable(job: dict, sink):
+    """Run ``job`` in a worker thread; SIGINT (Ctrl-C) and SIGTERM cancel it cooperatively.
+
+    The first signal sets the job's cancel event: the pipeline stops at its
+    next progress report or write chunk and the writer removes its hidden
+    partial folder, so nothing half-made remains. A second signal stops
+    waiting at once (``_StopNow``).
+
+    Returns:
+        (result or None when cancelled by a signal, the signal number or 0).
+
+    Raises:
+        _StopNow: a second signal arrived. Whatever ``run_job`` raised,
+        except ``Cancelled`` after a signal (reported as a None result).
+    """
+    from .jobs import run_job
+
+    cancel = threading.Event()
+    outcome: dict = {}
+    received: list[int] = []
+
+    def work() -> None:
+        try:
+            outcome["result"] = run_job(job, sink=sink, cancel=cancel)
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    def on_signal(signum, frame) -> None:
+        if received:
+            raise _StopNow(signum)
+        received.append(signum)
+        cancel.set()
+        print(f"\n{signal.Signals(signum).name}: cancelling (again to stop at once)...", file=sys.stderr)
+
+    worker = threading.Thread(target=work, name="tween4d-job", daemon=True)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    signum = received[0] if received else 0
+    if "error" in outcome:
+        if signum and isinstance(outcome["error"], Cancelled):
+            return None, signum
+        raise outcome["error"]
+    return outcome["result"], signum
 
 
 def cmd_validate(args) -> int:

@@ -7,10 +7,16 @@ through the pipe: results are asset directories on disk.
 
 Requests (client -> backend, on stdin):
 
-* ``{"type": "hello", "protocol": 1, "client": "..."}`` -> answered by a ``hello`` event.
+* ``{"type": "hello", "protocol": 1, "client": "..."}`` -> answered by a ``hello`` event; a
+  ``protocol`` other than ``PROTOCOL_VERSION`` is answered by an ``error`` (id null, code
+  ``protocol.version``, and the backend's ``protocol``) instead. ``generate`` before a successful
+  ``hello`` is refused (code ``protocol.hello``).
 * ``{"type": "generate", "id": "...", "mode": "two_image", "inputs": {"start": PATH, "end": PATH},
   "output": DIR, "settings": {...GenerateSettings...}}`` -> ``progress``/``log`` events, then
-  exactly one of ``result``, ``error`` or ``cancelled`` with the same ``id``.
+  exactly one of ``result``, ``error`` or ``cancelled`` with the same ``id``. While a job runs,
+  another ``generate`` gets an ``error`` with code ``busy``, ``request_id`` (the refused id) and
+  ``running_id``; its ``id`` is the refused id, or null when that equals the running job's id (so
+  the refusal is never taken for the running job's final event).
 * ``{"type": "cancel", "id": "..."}`` -> the job stops within about a second, writes nothing,
   and ends with ``cancelled``.
 * ``{"type": "shutdown"}`` -> cancels any job and exits. End of stdin does the same, so the
@@ -23,7 +29,8 @@ Events (backend -> client, on stdout):
   ``overall`` (of the job, 0..1), ``message``.
 * ``log``: ``id`` (may be null), ``level`` ("debug" | "info" | "warning"), ``message``.
 * ``result``: ``id``, ``asset`` (absolute path), ``summary`` (frames, gaussians, timings_s, ...).
-* ``error``: ``id`` (may be null), ``code``, ``message``, ``hint`` (what to do).
+* ``error``: ``id`` (may be null), ``code``, ``message``, ``hint`` (what to do); a malformed job
+  (code ``job``) also names the request ``field`` at fault (``inputs``, ``settings.seed``...).
 * ``cancelled``: ``id``.
 """
 
@@ -46,15 +53,31 @@ class ProtocolError(ValueError):
 
 
 def encode(message: dict) -> bytes:
-    """One message as a UTF-8 JSON line (no embedded newlines)."""
-    return (json.dumps(message, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+    """One message as a UTF-8 JSON line (no embedded newlines).
+
+    Strings that UTF-8 cannot encode (lone surrogates, e.g. a file name with a
+    non-UTF-8 byte decoded with ``surrogateescape``) make the whole line fall
+    back to ``\\uXXXX`` escapes (``ensure_ascii``), which is still valid JSON and
+    decodes back to the same Python string, so such a path round-trips.
+
+    Raises:
+        TypeError, ValueError: ``message`` holds something JSON cannot represent
+            (a non-serialisable object, a circular reference).
+    """
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = json.dumps(message, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return data + b"\n"
 
 
 def decode(line: bytes | str) -> dict:
     """Parse one line into a message dict with a string ``type``.
 
     Raises:
-        ProtocolError: not JSON, not an object, no ``type``, or too long.
+        ProtocolError: not JSON (nesting too deep included), not an object,
+            no ``type``, or too long.
     """
     if isinstance(line, bytes):
         if len(line) > MAX_LINE_BYTES:
@@ -70,6 +93,8 @@ def decode(line: bytes | str) -> dict:
         msg = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"not JSON: {exc.msg}") from exc
+    except RecursionError:
+        raise ProtocolError("JSON nested too deeply to parse") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         raise ProtocolError("a message must be a JSON object with a string 'type'")
     return msg

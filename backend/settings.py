@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable
 
 QUALITIES = ("draft", "standard", "high")
 
@@ -50,6 +52,104 @@ DEFAULT_ENGINES = {
 }
 
 
+class SettingError(ValueError):
+    """One setting has a wrong type or is out of range.
+
+    Attributes:
+        field: the setting's name (e.g. ``"seed"``).
+    """
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+Validator = Callable[[str, Any], Any]
+"""A setting validator: (name, value) -> the normalised value; raises ``SettingError``."""
+
+
+def integer_in(lo: int, hi: int) -> Validator:
+    """An integer (not a bool, not a float) in ``lo..hi`` inclusive."""
+
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise SettingError(name, f"{name} must be an integer from {lo} to {hi:,}, got {_shown(value)}")
+        return value
+
+    return check
+
+
+def number_in(lo: float, hi: float, *, lo_open: bool = False) -> Validator:
+    """A finite int or float (not a bool or a string) in ``[lo, hi]`` (``(lo, hi]`` when ``lo_open``); returns a float."""
+
+    def check(name: str, value: Any) -> float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (lo < value if lo_open else lo <= value) and value <= hi
+        if not ok:
+            span = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
+            raise SettingError(name, f"{name} must be a finite number in {span}, got {_shown(value)}")
+        return float(value)
+
+    return check
+
+
+def one_of(choices: tuple) -> Validator:
+    """One of ``choices`` (compared with ==, so only hashable JSON scalars match)."""
+
+    def check(name: str, value: Any) -> Any:
+        if not isinstance(value, str) or value not in choices:
+            raise SettingError(name, f"{name} must be one of {', '.join(choices)}, got {_shown(value)}")
+        return value
+
+    return check
+
+
+def boolean(name: str, value: Any) -> bool:
+    """A JSON boolean (true/false), not 0/1 or a string."""
+    if not isinstance(value, bool):
+        raise SettingError(name, f"{name} must be true or false, got {_shown(value)}")
+    return value
+
+
+def engines_map(name: str, value: Any) -> dict:
+    """An object mapping known stage names to one of that stage's engine names."""
+    if not isinstance(value, dict):
+        raise SettingError(name, f"{name} must be an object mapping stage to engine name, got {_shown(value)}")
+    unknown = [str(k) for k in value if k not in DEFAULT_ENGINES]
+    if unknown:
+        raise SettingError(name, f"unknown stage(s) in {name}: {', '.join(sorted(unknown))}")
+    for stage, engine in value.items():
+        if not isinstance(engine, str) or engine not in ENGINE_NAMES[stage]:
+            raise SettingError(name, f"unknown {stage} engine {_shown(engine)} in {name}; valid: "
+                                     f"{', '.join(ENGINE_NAMES[stage])}")
+    return dict(value)
+
+
+SEED_MAX = 2**32 - 1
+"""Largest seed: numpy's legacy seeding and most samplers take 32-bit unsigned seeds."""
+
+INFLATION_RANGE = (0.05, 3.0)
+"""Inflation bounds: 1 is a round cross-section; below 0.05 the shape is a flat card, above 3 a tall spike."""
+
+SETTING_VALIDATORS: dict[str, Validator] = {
+    "frames": integer_in(2, 1000),
+    "fps": number_in(0.0, 240.0, lo_open=True),
+    "quality": one_of(QUALITIES),
+    "seed": integer_in(0, SEED_MAX),
+    "engines": engines_map,
+    "frame_plys": boolean,
+    "preview": boolean,
+    "device": one_of(("auto", "cpu", "cuda")),
+    "inflation": number_in(*INFLATION_RANGE),
+}
+"""One validator per ``GenerateSettings`` field: add a field here together with the dataclass field."""
+
+
 @dataclass
 class GenerateSettings:
     """Settings of one generation job.
@@ -77,21 +177,15 @@ class GenerateSettings:
     inflation: float = 0.7
 
     def __post_init__(self):
-        if self.quality not in QUALITIES:
-            raise ValueError(f"quality must be one of {', '.join(QUALITIES)}, got {self.quality!r}")
-        if not isinstance(self.frames, int) or self.frames < 2 or self.frames > 1000:
-            raise ValueError(f"frames must be an integer from 2 to 1000, got {self.frames!r}")
-        if not (0 < float(self.fps) <= 240):
-            raise ValueError(f"fps must be in (0, 240], got {self.fps!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        unknown = set(self.engines) - set(DEFAULT_ENGINES)
-        if unknown:
-            raise ValueError(f"unknown stage(s) in engines: {', '.join(sorted(unknown))}")
-        for stage, name in self.engines.items():
-            if name not in ENGINE_NAMES[stage]:
-                raise ValueError(f"unknown {stage} engine {name!r}; valid: {', '.join(ENGINE_NAMES[stage])}")
-        self.fps = float(self.fps)
+        """Validate and normalise every field with ``SETTING_VALIDATORS``.
+
+        Raises:
+            SettingError: (a ``ValueError``) naming the first bad field.
+        """
+        for f in fields(self):
+            validator = SETTING_VALIDATORS.get(f.name)
+            if validator is not None:
+                setattr(self, f.name, validator(f.name, getattr(self, f.name)))
 
     @property
     def preset(self) -> QualityPreset:
@@ -111,7 +205,10 @@ class GenerateSettings:
         """Build from a JSON object, ignoring unknown keys.
 
         Raises:
-            ValueError: a value is out of range (the message names it).
+            SettingError: ``data`` is not an object, or a value has a wrong
+                type or is out of range (the message names it).
         """
+        if not isinstance(data, dict):
+            raise SettingError("settings", f"settings must be an object, got {_shown(data)}")
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})

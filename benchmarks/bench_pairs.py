@@ -9,6 +9,14 @@ Each pair runs in its own process so its peak memory (max RSS) is its own.
 Per pair it prints the time per stage, the total, peak memory, the Gaussian
 count, and two silhouette IoUs: frame 0 projected through the stored camera
 against the start image's foreground, and the last frame against the end's.
+Two in-between figures need no truth (the 3D-truth scores are in
+benchmarks/bench_3d.py and benchmarks/bench_clips.py):
+``step``, the largest frame-to-frame step of the Gaussian means over the mean
+step (1 = uniform speed; a pop between two frames shows as a large value),
+and ``mid area``, the area of the middle frame's projected silhouette over
+the mean area of the first and last frames' (1 = neither collapses nor
+bloats half-way; an arm that folds up or a part squashed in the image plane
+shows below 1, though a part turning toward the camera may honestly change it).
 Target (issue 2): a 512 x 512 pair at standard quality in 20 s or less on 2 cores.
 """
 
@@ -49,6 +57,24 @@ def silhouette_ious(asset_dir: Path, start: Path, end: Path) -> tuple[float, flo
     return out[0], out[1]
 
 
+def inbetween_figures(asset_dir: Path) -> tuple[float, float]:
+    """(step, mid area) of an asset, see the module docstring; NaN step when nothing moves."""
+    import numpy as np
+
+    from backend.asset import Camera, load_asset
+    from backend.render.splat import coverage_mask
+
+    asset = load_asset(asset_dir)
+    cam = Camera.from_dict(asset.manifest["camera"])
+    g = asset.gaussians
+    means = np.asarray(g.means, np.float64)
+    steps = np.linalg.norm(np.diff(means, axis=0), axis=2).mean(axis=1)
+    step = float(steps.max() / steps.mean()) if steps.mean() > 1e-12 else float("nan")
+    area = [coverage_mask(means[f], np.asarray(g.scales_at(f)), cam).sum()
+            for f in (0, g.frame_count // 2, g.frame_count - 1)]
+    return step, float(area[1] / max(0.5 * (area[0] + area[2]), 1))
+
+
 def pairs_from_videos(videos: Path, dest: Path, span: float) -> list[Path]:
     """Cut a start/end pair from each clip: frame 0 and the frame at ``span`` of its length."""
     import imageio.v3 as iio
@@ -73,13 +99,14 @@ def run_one(pair: Path, out: Path, quality: str, frames: int) -> dict:
     end = next(pair.glob("end.*"))
     result = generate_two_image(start, end, out, GenerateSettings(quality=quality, frames=frames))
     iou0, iou1 = silhouette_ious(result.asset_dir, start, end)
+    step, mid_area = inbetween_figures(result.asset_dir)
     from PIL import Image
 
     with Image.open(start) as im:
         size = im.size
     return {"pair": pair.name, "size": f"{size[0]}x{size[1]}", "gaussians": result.summary["gaussians"],
             "timings_s": result.summary["timings_s"], "total_s": result.summary["total_s"],
-            "iou_start": iou0, "iou_end": iou1, "diagnostics": result.summary.get("diagnostics", {})}
+            "iou_start": iou0, "iou_end": iou1, "step": step, "mid_area": mid_area, "diagnostics": result.summary.get("diagnostics", {})}
 
 
 def main() -> int:
@@ -120,15 +147,17 @@ def main() -> int:
             rows.append(row)
             stages = " ".join(f"{k}={v:.2f}" for k, v in row["timings_s"].items())
             print(f"{row['pair']:<22} {row['size']:>9}  total {row['total_s']:6.2f}s  peak {row['peak_mb']:6.0f} MB  "
-                  f"G {row['gaussians']:>6}  IoU start {row['iou_start']:.3f} end {row['iou_end']:.3f}  | {stages}",
+                  f"G {row['gaussians']:>6}  IoU start {row['iou_start']:.3f} end {row['iou_end']:.3f}  "
+                  f"step {row['step']:.2f} mid area {row['mid_area']:.2f}  | {stages}",
                   flush=True)
     if rows:
         stage_names = list(rows[0]["timings_s"])
-        print("\n| pair | size | " + " | ".join(stage_names) + " | total s | peak MB | Gaussians | IoU start | IoU end |")
-        print("|" + " --- |" * (len(stage_names) + 7))
+        print("\n| pair | size | " + " | ".join(stage_names) + " | total s | peak MB | Gaussians | IoU start | IoU end | step | mid area |")
+        print("|" + " --- |" * (len(stage_names) + 9))
         for r in rows:
             print(f"| {r['pair']} | {r['size']} | " + " | ".join(f"{r['timings_s'].get(s, 0):.2f}" for s in stage_names)
-                  + f" | {r['total_s']:.2f} | {r['peak_mb']:.0f} | {r['gaussians']} | {r['iou_start']:.3f} | {r['iou_end']:.3f} |")
+                  + f" | {r['total_s']:.2f} | {r['peak_mb']:.0f} | {r['gaussians']} | {r['iou_start']:.3f} | {r['iou_end']:.3f}"
+                  f" | {r['step']:.2f} | {r['mid_area']:.2f} |")
     return 0
 
 

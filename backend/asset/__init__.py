@@ -23,7 +23,7 @@ from .pc2 import PC2Error, read_pc2, read_pc2_header, write_pc2
 from .ply import gaussians_to_ply_bytes, read_ply, write_ply
 from .reader import load_asset, read_manifest, texture_path
 from .validate import AssetError, validate_asset
-from .writer import AssetWriteError, check_target, sha256_of, write_asset
+from .writer import AssetWriteError, InputFile, check_target, sha256_of, write_asset
 
 __all__ = [
     "FORMAT",
@@ -42,6 +42,7 @@ __all__ = [
     "Camera",
     "check_target",
     "Gaussians",
+    "InputFile",
     "PC2Error",
     "gaussians_to_ply_bytes",
     "load_asset",

@@ -156,7 +156,8 @@ class Camera:
         """Inverse of ``to_dict``.
 
         Raises:
-            ValueError: a key is missing or ``matrix_world`` is not 4x4 finite.
+            ValueError: a key is missing, ``matrix_world`` is not 4x4 finite, or
+                an intrinsic (fx, fy, cx, cy) is NaN or infinite.
         """
         try:
             m = np.asarray(data["matrix_world"], dtype=np.float64)
@@ -173,6 +174,8 @@ class Camera:
             raise ValueError(f"camera entry is incomplete or malformed: {exc}") from exc
         if m.shape != (4, 4) or not np.all(np.isfinite(m)):
             raise ValueError("camera matrix_world must be a finite 4x4 matrix")
+        if not np.all(np.isfinite([cam.fx, cam.fy, cam.cx, cam.cy])):
+            raise ValueError("camera intrinsics fx, fy, cx, cy must be finite numbers")
         if cam.width < 1 or cam.height < 1 or cam.fx <= 0 or cam.fy <= 0:
             raise ValueError("camera needs a positive image size and focal length")
         return cam

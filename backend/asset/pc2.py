@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -31,14 +32,18 @@ class PC2Error(ValueError):
     """A file is not a valid PC2 point cache."""
 
 
-def write_pc2(path: str | os.PathLike, frames: np.ndarray) -> None:
+def write_pc2(path: str | os.PathLike, frames: np.ndarray, check: Optional[Callable[[], None]] = None,
+              chunk_bytes: int = 32 * 2**20) -> None:
     """Write per-frame point positions as a PC2 file.
 
     Args:
         path: destination file; written in place (callers needing atomicity
             write into a temporary directory, as ``backend.asset.writer`` does).
         frames: float array [T, N, 3], metres, Blender world frame. Converted to
-            little-endian float32.
+            little-endian float32, whole frames at a time.
+        check: optional callable run before each chunk of at most
+            ``chunk_bytes`` (e.g. a cancel check); what it raises propagates.
+        chunk_bytes: body bytes written between two ``check`` calls (at least one frame).
 
     Raises:
         ValueError: ``frames`` is not [T, N, 3] with T >= 1, or holds NaN/inf.
@@ -47,14 +52,18 @@ def write_pc2(path: str | os.PathLike, frames: np.ndarray) -> None:
     arr = np.asarray(frames)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1:
         raise ValueError(f"PC2 frames must be [T, N, 3] with T >= 1, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("PC2 frames contain NaN or infinite values")
     t, n, _ = arr.shape
-    body = np.ascontiguousarray(arr, dtype="<f4")
+    step = max(1, chunk_bytes // max(1, n * 12))
     with open(path, "wb") as fh:
         fh.write(HEADER.pack(SIGNATURE, 1, n, 0.0, 1.0, t))
-        # fh.write (not ndarray.tofile) so a full disk raises OSError(ENOSPC) with its errno.
-        fh.write(memoryview(body).cast("B"))
+        for lo in range(0, t, step):
+            if check is not None:
+                check()
+            body = np.ascontiguousarray(arr[lo:lo + step], dtype="<f4")
+            if not np.all(np.isfinite(body)):
+                raise ValueError("PC2 frames contain NaN or infinite values")
+            # fh.write (not ndarray.tofile) so a full disk raises OSError(ENOSPC) with its errno.
+            fh.write(memoryview(body).cast("B"))
 
 
 def read_pc2_header(path: str | os.PathLike) -> tuple[int, int, float, float]:

@@ -1,8 +1,9 @@
 """Asset reader: loads and validates an asset directory.
 
 Arrays are memory-mapped where the format allows (the PC2 bodies), so
-opening a large asset is cheap; ``gaussians.npz`` is read with
-``allow_pickle=False``.
+opening a large asset is cheap; ``.npz`` files are read with
+``allow_pickle=False``, only the members the format defines, each after its
+size in the zip directory was checked against the manifest's counts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from . import model as M
 from .pc2 import PC2Error, read_pc2
-from .validate import AssetError, check_manifest_header, validate_asset
+from .validate import AssetError, check_manifest_header, validate_asset, validate_manifest
 
 
 def read_manifest(asset_dir: str | os.PathLike) -> dict:
@@ -35,17 +36,39 @@ def read_manifest(asset_dir: str | os.PathLike) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AssetError(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise AssetError(f"{path} is not a Tween4D manifest: its JSON is nested too deeply to read") from None
     check_manifest_header(manifest)
     return manifest
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
+# Largest header numpy writes before an array's data in a .npy member (format 1.0-3.0 headers are short).
+_NPY_HEADER_BYTES = 4096
+
+
+def _load_npz(path: Path, limits: dict[str, int]) -> dict[str, np.ndarray]:
+    """Load only the members named in ``limits`` (key -> most values it may hold) from an ``.npz``.
+
+    Each member's uncompressed size is read from the zip directory first; one
+    larger than its limit (8 bytes a value, plus a header) is refused before
+    any of it is decompressed, and members the format does not define are
+    never read.
+    """
     if not path.is_file():
         raise AssetError(f"{path.name} is missing from the asset")
     try:
+        with zipfile.ZipFile(path) as zf:
+            sizes = {info.filename: info.file_size for info in zf.infolist()}
+        for key, values in limits.items():
+            size = sizes.get(f"{key}.npy")
+            if size is not None and size > 8 * values + _NPY_HEADER_BYTES:
+                raise AssetError(f"{path.name}: {key} holds {size:,} bytes, more than the asset's counts allow "
+                                 f"({8 * values:,}); the file is corrupt or not from Tween4D")
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            return {k: data[k] for k in limits if k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        if isinstance(exc, AssetError):
+            raise
         raise AssetError(f"{path.name} is unreadable or corrupt: {exc}") from exc
 
 
@@ -73,8 +96,13 @@ def load_asset(asset_dir: str | os.PathLike, mmap: bool = True) -> M.Asset:
     """
     asset_dir = Path(asset_dir)
     manifest = read_manifest(asset_dir)
+    validate_manifest(manifest)  # the counts bound what the arrays may hold
     means = _load_pc2(asset_dir / M.GAUSSIANS_PC2, mmap)
-    attrs = _load_npz(asset_dir / M.GAUSSIANS_NPZ)
+    t, n = manifest["frame_count"], manifest["gaussian_count"]
+    attrs = _load_npz(asset_dir / M.GAUSSIANS_NPZ, {
+        "colors": 3 * n, "opacities": n, "scales": 3 * t * n, "rotations": 4 * t * n,
+        "sh_rest": 45 * n, "source_pixel": 2 * n,  # sh_rest: up to degree 3, 15 bands x RGB
+    })
     missing = [k for k in ("colors", "opacities", "scales", "rotations") if k not in attrs]
     if missing:
         raise AssetError(f"gaussians.npz lacks {', '.join(missing)}")
@@ -89,11 +117,14 @@ def load_asset(asset_dir: str | os.PathLike, mmap: bool = True) -> M.Asset:
     )
     mesh = None
     if (asset_dir / M.MESH_NPZ).exists() or (asset_dir / M.MESH_PC2).exists():
-        mattrs = _load_npz(asset_dir / M.MESH_NPZ)
+        mesh_vertices = _load_pc2(asset_dir / M.MESH_PC2, mmap)
+        v = int(mesh_vertices.shape[1])
+        # A closed triangle mesh has about 2 V faces; 8 V leaves room for any mesh the writer makes.
+        mattrs = _load_npz(asset_dir / M.MESH_NPZ, {"faces": 3 * 8 * (v + 16), "uv": 2 * v, "vertex_colors": 3 * v})
         if "faces" not in mattrs or "uv" not in mattrs:
             raise AssetError("mesh.npz lacks faces or uv")
         mesh = M.AnimatedMesh(
-            vertices=_load_pc2(asset_dir / M.MESH_PC2, mmap),
+            vertices=mesh_vertices,
             faces=mattrs["faces"],
             uv=mattrs["uv"],
             vertex_colors=mattrs.get("vertex_colors"),

@@ -110,6 +110,15 @@ def _listed(manifest: dict) -> frozenset[str]:
     return frozenset(owned)
 
 
+def owned_files(folder: Path) -> frozenset[str] | None:
+    """Relative paths the Tween4D manifest in ``folder`` lists (with ``asset.json``), or None when it has none."""
+    try:
+        manifest = read_tween4d_manifest(folder)
+    except TargetError:
+        return None
+    return None if manifest is None else _listed(manifest)
+
+
 def user_entries(root: Path, owned: frozenset[str]) -> list[str]:
     """Relative POSIX paths under ``root`` that ``owned`` does not list.
 

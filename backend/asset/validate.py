@@ -6,6 +6,9 @@ field and what is wrong, so the add-on can show it as is.
 
 from __future__ import annotations
 
+import math
+from typing import Callable, Optional
+
 import numpy as np
 
 from .camera import Camera
@@ -28,6 +31,9 @@ REQUIRED_KEYS = (
 )
 
 QUAT_TOLERANCE = 1e-3
+
+CHUNK_ELEMENTS = 1 << 22
+"""Values per slice when scanning per-frame arrays (16 MiB of float32)."""
 
 
 class AssetError(ValueError):
@@ -68,8 +74,8 @@ def validate_manifest(manifest: dict) -> None:
     if manifest["mode"] not in MODES:
         raise AssetError(f"asset.json: mode {manifest['mode']!r} is not one of {MODES}")
     fps = manifest["fps"]
-    if not isinstance(fps, (int, float)) or not fps > 0:
-        raise AssetError(f"asset.json: fps must be positive, got {fps!r}")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or not fps > 0:
+        raise AssetError(f"asset.json: fps must be a finite positive number, got {fps!r}")
     t = manifest["frame_count"]
     if not isinstance(t, int) or t < 1:
         raise AssetError(f"asset.json: frame_count must be a positive integer, got {t!r}")
@@ -93,62 +99,81 @@ def validate_manifest(manifest: dict) -> None:
             raise AssetError(f"asset.json: {key} must be an object")
 
 
-def _check_array(name: str, arr, shape: tuple, dtype_kind: str = "f") -> None:
+def _check_shape(name: str, arr, shape: tuple, dtype_kind: str = "f") -> np.ndarray:
     if arr is None:
         raise AssetError(f"{name} is missing")
-    a = np.asarray(arr)
+    a = np.asanyarray(arr)
     if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
         want = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
         raise AssetError(f"{name} has shape {list(a.shape)}, expected {want}")
     if a.dtype.kind != dtype_kind:
         raise AssetError(f"{name} has dtype {a.dtype}, expected {'float' if dtype_kind == 'f' else 'int'}")
-    if dtype_kind == "f" and not np.all(np.isfinite(a)):
-        raise AssetError(f"{name} contains NaN or infinite values")
+    return a
 
 
-def validate_gaussians(g: Gaussians, frame_count: int, gaussian_count: int) -> None:
+def _chunks(a: np.ndarray, check: Optional[Callable[[], None]]):
+    """Slices of ``a`` along its first axis of about ``CHUNK_ELEMENTS`` values each; ``check`` runs before each."""
+    step = max(1, CHUNK_ELEMENTS // max(1, a[:1].size))
+    for lo in range(0, max(1, a.shape[0]), step):
+        if check is not None:
+            check()
+        yield a[lo:lo + step]
+
+
+def _check_array(name: str, arr, shape: tuple, dtype_kind: str = "f", check=None) -> np.ndarray:
+    a = _check_shape(name, arr, shape, dtype_kind)
+    if dtype_kind == "f":
+        for part in _chunks(a, check):
+            if not np.all(np.isfinite(part)):
+                raise AssetError(f"{name} contains NaN or infinite values")
+    return a
+
+
+def validate_gaussians(g: Gaussians, frame_count: int, gaussian_count: int,
+                       check: Optional[Callable[[], None]] = None) -> None:
     """Check shapes, ranges and unit quaternions of the Gaussians.
+
+    Per-frame arrays are scanned in slices of whole frames (``CHUNK_ELEMENTS``
+    values), so a large memory-mapped asset is never copied whole, and
+    ``check`` (e.g. a cancel check) runs between slices.
 
     Raises:
         AssetError: any mismatch with the manifest's counts or the format.
+        Whatever ``check`` raises.
     """
     t, n = frame_count, gaussian_count
-    _check_array("gaussians.pc2 (means)", g.means, (t, n, 3))
-    _check_array("colors", g.colors, (n, 3))
-    _check_array("opacities", g.opacities, (n,))
-    if np.asarray(g.scales).ndim == 3:
-        _check_array("scales", g.scales, (t, n, 3))
-    else:
-        _check_array("scales", g.scales, (n, 3))
-    if np.asarray(g.rotations).ndim == 3:
-        _check_array("rotations", g.rotations, (t, n, 4))
-    else:
-        _check_array("rotations", g.rotations, (n, 4))
-    colors = np.asarray(g.colors)
-    if colors.min() < -1e-6 or colors.max() > 1 + 1e-6:
+    _check_array("gaussians.pc2 (means)", g.means, (t, n, 3), check=check)
+    colors = _check_array("colors", g.colors, (n, 3))
+    op = _check_array("opacities", g.opacities, (n,))
+    scales = _check_array("scales", g.scales, (t, n, 3) if np.ndim(g.scales) == 3 else (n, 3), check=check)
+    rotations = _check_array("rotations", g.rotations, (t, n, 4) if np.ndim(g.rotations) == 3 else (n, 4),
+                             check=check)
+    if colors.size and (colors.min() < -1e-6 or colors.max() > 1 + 1e-6):
         raise AssetError("colors must be sRGB values in 0..1")
-    op = np.asarray(g.opacities)
-    if op.min() < -1e-6 or op.max() > 1 + 1e-6:
+    if op.size and (op.min() < -1e-6 or op.max() > 1 + 1e-6):
         raise AssetError("opacities must be in 0..1")
-    if np.asarray(g.scales).min() <= 0:
-        raise AssetError("scales must be positive standard deviations in metres")
-    norms = np.linalg.norm(np.asarray(g.rotations, dtype=np.float64), axis=-1)
-    if np.abs(norms - 1).max() > QUAT_TOLERANCE:
-        raise AssetError(f"rotations must be unit quaternions (worst norm {norms.flat[np.abs(norms - 1).argmax()]:.4f})")
+    for part in _chunks(scales, check):
+        if part.size and part.min() <= 0:
+            raise AssetError("scales must be positive standard deviations in metres")
+    for part in _chunks(rotations, check):
+        q = np.asarray(part, dtype=np.float64)
+        norms = np.sqrt(np.einsum("...i,...i->...", q, q))
+        if norms.size and np.abs(norms - 1).max() > QUAT_TOLERANCE:
+            worst = norms.flat[np.abs(norms - 1).argmax()]
+            raise AssetError(f"rotations must be unit quaternions (worst norm {worst:.4f})")
     if g.sh_rest is not None:
         _check_array("sh_rest", g.sh_rest, (n, None, 3))
     if g.source_pixel is not None:
         _check_array("source_pixel", g.source_pixel, (n, 2), dtype_kind="i")
 
 
-def validate_mesh(mesh: AnimatedMesh, frame_count: int) -> None:
+def validate_mesh(mesh: AnimatedMesh, frame_count: int, check: Optional[Callable[[], None]] = None) -> None:
     """Check the optional animated mesh.
 
     Raises:
         AssetError: shape mismatches, out-of-range face indices or UVs.
     """
-    verts = np.asarray(mesh.vertices)
-    _check_array("mesh.pc2 (vertices)", verts, (frame_count, None, 3))
+    verts = _check_array("mesh.pc2 (vertices)", mesh.vertices, (frame_count, None, 3), check=check)
     v = verts.shape[1]
     _check_array("mesh faces", mesh.faces, (None, 3), dtype_kind="i")
     faces = np.asarray(mesh.faces)
@@ -159,14 +184,18 @@ def validate_mesh(mesh: AnimatedMesh, frame_count: int) -> None:
         _check_array("mesh vertex_colors", mesh.vertex_colors, (v, 3))
 
 
-def validate_asset(asset: Asset) -> None:
+def validate_asset(asset: Asset, check: Optional[Callable[[], None]] = None) -> None:
     """Validate the whole asset: manifest, Gaussians and the optional mesh.
 
+    Args:
+        asset: the asset to check.
+        check: optional callable run between slices of the large arrays (a cancel check).
+
     Raises:
-        AssetError: the first problem found.
+        AssetError: the first problem found. Whatever ``check`` raises.
     """
     m = asset.manifest
     validate_manifest(m)
-    validate_gaussians(asset.gaussians, m["frame_count"], m["gaussian_count"])
+    validate_gaussians(asset.gaussians, m["frame_count"], m["gaussian_count"], check=check)
     if asset.mesh is not None:
-        validate_mesh(asset.mesh, m["frame_count"])
+        validate_mesh(asset.mesh, m["frame_count"], check=check)

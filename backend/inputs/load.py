@@ -15,9 +15,12 @@ Safety rules (Pillow documentation, "Image file formats" and
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import math
+import os
+import stat
 import struct
 import warnings
 import zlib
@@ -69,9 +72,10 @@ def load_image(path, *, max_pixels: int = 40_000_000, max_side: int = 8192) -> I
         image at full resolution, before any reduction.
 
     Raises:
-        InputImageError: with ``code`` ``input.missing`` (no such file),
-            ``input.not_image`` (a folder, or not an image format Pillow
-            reads), ``input.unreadable`` (no permission), ``input.corrupt``
+        InputImageError: with ``code`` ``input.missing`` (no such file, or a
+            dangling link), ``input.not_image`` (a folder, a FIFO, device or
+            socket — refused before opening — or not an image format Pillow
+            reads), ``input.unreadable`` (no permission, a symlink loop), ``input.corrupt``
             (truncated or damaged data), ``input.too_small`` (empty file or a
             side under ``MIN_SIDE`` px), ``input.too_large`` (over the pixel
             budget and not reducible while decoding).
@@ -94,23 +98,48 @@ def load_image(path, *, max_pixels: int = 40_000_000, max_side: int = 8192) -> I
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
+    """Refuse anything but a readable, non-empty regular file, before it is opened.
+
+    ``os.stat`` (following links) comes first: opening a FIFO blocks until a
+    writer appears, and a device never ends, so neither may reach ``open``.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputImageError(f"{path} is a symbolic link to a file that does not exist ({os.readlink(path)}).",
+                                  "Point the link at the image again, or choose the image itself.",
+                                  code="input.missing") from None
         raise InputImageError(f"Input image not found: {path}",
                               "Check the path (and the working folder when it is relative).",
-                              code="input.missing")
-    if path.is_dir():
+                              code="input.missing") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputImageError(f"{path} is a symbolic link loop: following it leads back to itself.",
+                                  "Choose the image file itself, or fix the links.",
+                                  code="input.unreadable") from None
+        if isinstance(exc, PermissionError):
+            raise InputImageError(f"No permission to reach {path}.",
+                                  "Fix the permissions of the folders above it, or copy the image somewhere readable.",
+                                  code="input.unreadable") from None
+        raise InputImageError(f"Cannot read {path}: {exc.strerror or exc}.",
+                              "Check the path, or copy the image somewhere readable.",
+                              code="input.unreadable") from None
+    if stat.S_ISDIR(st.st_mode):
         raise InputImageError(f"{path} is a folder, not an image file.",
                               "Choose an image file (PNG, JPEG, WebP ...) inside it.",
                               code="input.not_image")
-    try:
-        size = path.stat().st_size
-        with open(path, "rb"):
-            pass
-    except PermissionError as exc:
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+        raise InputImageError(f"{path} is {kind}, not an image file; it was not opened.",
+                              "Save the image to a regular file (PNG, JPEG, WebP ...) and choose that.",
+                              code="input.not_image")
+    if not os.access(path, os.R_OK):
         raise InputImageError(f"No permission to read {path}.",
                               "Fix the file's permissions or copy it somewhere readable.",
-                              code="input.unreadable") from exc
-    if size == 0:
+                              code="input.unreadable")
+    if st.st_size == 0:
         raise InputImageError(f"{path.name} is empty (0 bytes).",
                               "The file was probably not fully written or downloaded; export it again.",
                               code="input.too_small")
@@ -191,6 +220,7 @@ def _read_opened(path: Path, im: Image.Image, max_pixels: int, max_side: int) ->
         raise _decode_failure(path, exc) from exc
 
     reduction = w / im.size[0]
+    int_full_scale = _integer_full_scale(im)  # from the file's own tags, before any transform drops them
     try:
         im = ImageOps.exif_transpose(im)
     except Exception as exc:  # broken EXIF must not make a good image unusable
@@ -199,7 +229,7 @@ def _read_opened(path: Path, im: Image.Image, max_pixels: int, max_side: int) ->
 
     target = working_size(im.size, max_side)
     im = _reduce_to_side(im, max_side)
-    rgba, alpha_channel = _to_rgba_float(im, path)
+    rgba, alpha_channel = _to_rgba_float(im, path, int_full_scale)
     if (rgba.shape[1], rgba.shape[0]) != target:
         rgba = resize_rgba(rgba, target)
 
@@ -236,8 +266,30 @@ def _reduce_to_side(im: Image.Image, max_side: int) -> Image.Image:
     return im.reduce(k)
 
 
-def _to_rgba_float(im: Image.Image, path: Path) -> tuple[np.ndarray, bool]:
-    """Convert any Pillow mode to float32 RGBA 0..1; also say whether the file had alpha."""
+def _integer_full_scale(im: Image.Image) -> float:
+    """The value that means white for Pillow's 32-bit integer mode ``I``.
+
+    Mode ``I`` holds 16-bit PNG/TIFF data (white 65535) and 32-bit integer TIFFs
+    (TIFF 6.0 tags BitsPerSample = 258, SampleFormat = 339: 1 unsigned, 2
+    signed; white is 2**32 - 1 or 2**31 - 1). Without tags, 16-bit is assumed.
+    """
+    if im.mode != "I":
+        return 65535.0
+    tags = getattr(im, "tag_v2", None) or {}
+    bits = tags.get(258)
+    bits = int(bits[0] if isinstance(bits, tuple) else bits) if bits else 16
+    fmt = tags.get(339)
+    fmt = int(fmt[0] if isinstance(fmt, tuple) else fmt) if fmt else 1
+    if bits <= 16:
+        return 65535.0
+    return float(2 ** (bits - 1) - 1 if fmt == 2 else 2**bits - 1)
+
+
+def _to_rgba_float(im: Image.Image, path: Path, int_full_scale: float = 65535.0) -> tuple[np.ndarray, bool]:
+    """Convert any Pillow mode to float32 RGBA 0..1; also say whether the file had alpha.
+
+    ``int_full_scale`` is white for mode ``I`` (``_integer_full_scale``).
+    """
     mode = im.mode
     if mode in _SIXTEEN_BIT_MODES or mode in ("I", "F"):
         gray = np.asarray(im).astype(np.float32)
@@ -245,10 +297,13 @@ def _to_rgba_float(im: Image.Image, path: Path) -> tuple[np.ndarray, bool]:
             # float data: take 0..1 as is, otherwise guess 8- or 16-bit range
             peak = float(np.nanmax(gray, initial=0.0))
             full = 1.0 if peak <= 1.0 else 255.0 if peak <= 255.0 else 65535.0
+        elif mode == "I":
+            # 16-bit PNG/TIFF read as I (white 65535), or a 32-bit integer TIFF (white 2**31 - 1 or 2**32 - 1)
+            gray = np.asarray(im).astype(np.float64)
+            full = int_full_scale
         else:
-            # 16-bit data (PNG I;16, and mode I from 16-bit PNG/TIFF): full range is 65535
-            full = 65535.0
-        g = gray / full
+            full = 65535.0  # I;16 variants
+        g = (gray / full).astype(np.float32)
         g = np.clip(np.nan_to_num(g), 0.0, 1.0)
         rgba = np.empty(g.shape + (4,), np.float32)
         rgba[..., :3] = g[..., None]

@@ -29,11 +29,12 @@ from typing import Optional
 import numpy as np
 
 from .. import PACKAGE_NAME, __version__
-from ..asset import AnimatedMesh, Asset, AssetWriteError, check_target, write_asset
+from ..asset import AnimatedMesh, Asset, AssetWriteError, InputFile, check_target, write_asset
 from ..asset.png import encode_png
 from ..errors import Cancelled, OutputError
 from ..progress import EventSink, Progress, forward_logs
 from ..settings import GenerateSettings
+from .memory import check_memory
 
 STAGES = (
     ("load", 2),
@@ -59,6 +60,17 @@ class GenerateResult:
 
     asset_dir: Path
     summary: dict = field(default_factory=dict)
+
+
+def _kept_input(role: str, path: Path) -> InputFile:
+    """The input as the asset keeps it: the file itself, or its pixels alone when it is mostly metadata."""
+    from ..inputs.keep import pixels_only_writer
+
+    stand_in = pixels_only_writer(Path(path))
+    if stand_in is None:
+        return InputFile(role, Path(path))
+    suffix, write, note = stand_in
+    return InputFile(role, Path(path), write=write, suffix=suffix, note=note)
 
 
 def _mask_png(mask: np.ndarray):
@@ -124,6 +136,8 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
             check_target(out_dir)
         except AssetWriteError as exc:
             raise OutputError(exc.strerror or str(exc), "Choose another output folder.", code="output.target") from exc
+        need = check_memory(settings)
+        progress.log(f"estimated peak memory {need / 2**30:.2f} GiB", level="debug")
         # Decoding at most twice the working size bounds memory for huge inputs;
         # the camera keeps the original size, so renders match the input image.
         start_img = load_image(start_path, max_side=2 * preset.working_max_side)
@@ -170,11 +184,13 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
         )
         extra = {"inputs/start_mask.png": _mask_png(start_fg.mask), "inputs/end_mask.png": _mask_png(end_fg.mask)}
         if settings.preview:
-            rendered = render_mesh_frames(shape, motion3d, view.camera_work, shape.texture, start_fg.size)
+            rendered = render_mesh_frames(shape, motion3d, view.camera_work, shape.texture, start_fg.size,
+                                          check=progress.check)
             progress.update(0.4)
             start_u8 = (np.clip(start_fg.rgb, 0, 1) * 255).astype(np.uint8)
             end_u8 = (np.clip(end_fg.rgb, 0, 1) * 255).astype(np.uint8)
-            extra["preview.mp4"] = lambda p: write_preview(p, start_u8, end_u8, rendered, settings.fps)
+            extra["preview.mp4"] = lambda p: write_preview(p, start_u8, end_u8, rendered, settings.fps,
+                                                           check=progress.check)
         timings = dict(progress.timings)
         manifest = {
             "mode": "two_image",
@@ -197,10 +213,11 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
             path = write_asset(
                 out_dir,
                 asset,
-                inputs=[("start", start_img.path), ("end", end_img.path)],
+                inputs=[_kept_input("start", start_img.path), _kept_input("end", end_img.path)],
                 extra_files=extra,
                 frame_plys=settings.frame_plys,
                 before_commit=progress.check,
+                check=progress.check,
             )
         except AssetWriteError as exc:
             raise OutputError(exc.strerror or str(exc), "Free some disk space or choose another output folder; "

@@ -27,7 +27,7 @@ def render_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
 
 def render_mesh_frames(shape: Shape3D, motion: Motion3D, camera: Camera, texture: np.ndarray | None = None,
                        size: tuple[int, int] | None = None, background=(1.0, 1.0, 1.0),
-                       max_side: int | None = 512, frames=None) -> np.ndarray:
+                       max_side: int | None = 512, frames=None, check=None) -> np.ndarray:
     """Render the textured mesh over time from one camera.
 
     Args:
@@ -41,6 +41,7 @@ def render_mesh_frames(shape: Shape3D, motion: Motion3D, camera: Camera, texture
         max_side: the output is scaled down so its longer side is at most this
             (previews); None keeps ``size``.
         frames: optional iterable of frame indices to render (default all).
+        check: optional callable run before each frame (a cancel check); what it raises propagates.
 
     Returns:
         uint8 [T', H, W, 3] sRGB images, T' = number of rendered frames.
@@ -59,6 +60,8 @@ def render_mesh_frames(shape: Shape3D, motion: Motion3D, camera: Camera, texture
     indices = list(range(len(verts))) if frames is None else [int(t) for t in frames]
     out = np.empty((len(indices), h, w, 3), np.uint8)
     for k, t in enumerate(indices):
+        if check is not None:
+            check()
         uv, depth = cam.project(verts[t])
         visible_faces = faces[(depth[faces] > 1e-6).all(axis=1)]
         raster = rasterize(uv, visible_faces, w, h, depth=depth, cull_backfaces=True)

@@ -81,7 +81,8 @@ def _ffmpeg_available() -> bool:
         return False
 
 
-def write_preview(path: Path, start_rgb: np.ndarray, end_rgb: np.ndarray, rendered: np.ndarray, fps: float) -> Path:
+def write_preview(path: Path, start_rgb: np.ndarray, end_rgb: np.ndarray, rendered: np.ndarray, fps: float,
+                  check=None) -> Path:
     """Write the side-by-side preview video.
 
     Args:
@@ -90,6 +91,8 @@ def write_preview(path: Path, start_rgb: np.ndarray, end_rgb: np.ndarray, render
         start_rgb, end_rgb: the two input images [H, W, 3|4], uint8 or float 0..1.
         rendered: uint8 [T, H, W, 3] the asset rendered from the input view.
         fps: frames per second (> 0).
+        check: optional callable run before each frame is encoded (a cancel
+            check); what it raises propagates.
 
     Returns:
         The path actually written.
@@ -109,6 +112,8 @@ def write_preview(path: Path, start_rgb: np.ndarray, end_rgb: np.ndarray, render
         with iio.get_writer(out, format="FFMPEG", fps=float(fps), codec="libx264", pixelformat="yuv420p",
                             quality=7, macro_block_size=2, ffmpeg_log_level="error") as writer:
             for frame in frames:
+                if check is not None:
+                    check()
                 writer.append_data(frame)
         return out
     from PIL import Image

@@ -219,6 +219,148 @@ def test_file_saved_during_the_run_is_kept(tmp_path):
     assert (out / "late.blend").read_bytes() == b"saved while generating"
 
 
+class _Stop(Exception):
+    pass
+
+
+def test_cancel_is_checked_throughout_the_write(tmp_path, monkeypatch):
+    """Issue 9, item 4: the writer checked for cancel only before the rename (7.6 s for a big asset)."""
+    from backend.asset import writer
+
+    monkeypatch.setattr(writer, "CHUNK_BYTES", 2**20)  # 1 MiB, so a small asset has many chunks
+    sizes = []
+
+    def record():
+        sizes.append(sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file()))
+
+    write_asset(tmp_path / "big", _asset(t=20, n=20_000), check=record)  # 4.8 MB of means, 6.4 MB of rotations
+    growth = np.diff([0] + sizes)
+    assert growth.max() <= 2**20 + 4096, f"{growth.max()} bytes written between two checks"
+    assert len(sizes) >= 15
+
+    calls = []
+    write_asset(tmp_path / "a", _asset(t=12, n=500), frame_plys=True, check=lambda: calls.append(1))
+    assert len(calls) >= 12, "at least one check per frame PLY"
+    before = (tmp_path / "a" / "gaussians.pc2").read_bytes()
+    for k in (1, len(calls) // 3, 2 * len(calls) // 3, len(calls)):
+        def cancel_at_k(seen=[], k=k):  # noqa: B006 - one list per loop pass, by design
+            seen.append(1)
+            if len(seen) >= k:
+                raise _Stop
+
+        with pytest.raises(_Stop):
+            write_asset(tmp_path / "a", _asset(t=12, n=500, seed=3), frame_plys=True, check=cancel_at_k)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "big"], f"cancel at check {k} left a folder"
+        assert (tmp_path / "a" / "gaussians.pc2").read_bytes() == before
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_partial_folders_of_dead_processes_are_swept(tmp_path):
+    """Issue 9, item 4: a killed job's hidden partial folder (1.3 GB) stayed forever."""
+    import os
+    import subprocess
+    import sys
+
+    from backend.asset.partials import this_host
+
+    host = this_host()
+    dead = tmp_path / f".a.partial-{_dead_pid()}@{host}-0123abcd"
+    alive_proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive = tmp_path / f".b.partial-{alive_proc.pid}@{host}-0123abcd"
+        mine = tmp_path / f".c.partial-{os.getpid()}@{host}-0123abcd"
+        remote = tmp_path / f".d.partial-{_dead_pid()}@another-host-0123abcd"
+        unrelated = tmp_path / ".e.partial-notes"
+        for folder in (dead, alive, mine, remote, unrelated):
+            folder.mkdir()
+            (folder / "gaussians.pc2").write_bytes(b"x" * 100)
+        write_asset(tmp_path / "new", _asset())
+        assert not dead.exists(), "the dead process's partial folder is swept"
+        for folder in (alive, mine, remote, unrelated):
+            assert (folder / "gaussians.pc2").exists(), f"{folder.name} must be kept"
+    finally:
+        alive_proc.kill()
+        alive_proc.wait()
+
+
+def test_asset_parked_by_a_dead_process_is_restored(tmp_path):
+    """A process killed between the two renames of a replacement left the asset hidden as .old-*."""
+    from backend.asset.partials import this_host
+
+    out = write_asset(tmp_path / "a", _asset(seed=1))
+    (out / "scene.blend").write_bytes(b"precious")
+    parked = tmp_path / f".a.old-{_dead_pid()}@{this_host()}-0123abcd"
+    out.rename(parked)
+    write_asset(tmp_path / "other", _asset())
+    assert load_asset(tmp_path / "a").manifest["frame_count"] == 4
+    assert (tmp_path / "a" / "scene.blend").read_bytes() == b"precious"
+    assert not parked.exists()
+
+
+def test_replaced_asset_left_parked_keeps_unique_user_files(tmp_path):
+    """A .old-* folder whose swap completed: the asset's files go, a file found nowhere else is moved back."""
+    from backend.asset.partials import this_host
+
+    out = write_asset(tmp_path / "a", _asset(seed=1))
+    parked = tmp_path / f".a.old-{_dead_pid()}@{this_host()}-0123abcd"
+    import shutil
+
+    shutil.copytree(out, parked)
+    (parked / "only_here.txt").write_text("unique")
+    write_asset(tmp_path / "other", _asset())
+    assert not parked.exists()
+    assert (out / "only_here.txt").read_text() == "unique"
+    assert load_asset(out).manifest["frame_count"] == 4
+
+
+def test_reader_refuses_infinite_fps_and_nan_intrinsics(tmp_path):
+    """Issue 9, item 7: validate accepted fps Infinity and NaN intrinsics."""
+    out = write_asset(tmp_path / "a", _asset())
+    good = (out / "asset.json").read_text()
+    for key, value in (("fps", "Infinity"), ("fps", "NaN"), ("fx", "NaN"), ("cy", "-Infinity")):
+        m = json.loads(good)
+        (m if key == "fps" else m["camera"])[key] = "@@"
+        (out / "asset.json").write_text(json.dumps(m).replace('"@@"', value))
+        with pytest.raises(AssetError, match="finite"):
+            load_asset(out)
+
+
+def test_reader_loads_only_known_npz_members_and_checks_their_size_first(tmp_path):
+    """Issue 9, item 7: a 3 GB zero-filled extra npz entry was loaded (25 s, 3.2 GB)."""
+    import tracemalloc
+    import zipfile
+
+    out = write_asset(tmp_path / "a", _asset())
+    npz = out / "gaussians.npz"
+    with zipfile.ZipFile(npz, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("junk.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array(member, np.zeros((200, 2**20), np.uint8))  # 200 MiB, deflates to ~200 kB
+    tracemalloc.start()
+    try:
+        asset = load_asset(out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert asset.gaussians.count == 50
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB allocated: the unknown member was read"
+
+    out = write_asset(tmp_path / "b", _asset())
+    colors = np.load(out / "gaussians.npz")
+    members = {k: colors[k] for k in colors.files}
+    members["colors"] = np.zeros((50_000, 3), np.float32)  # far more rows than gaussian_count
+    np.savez(out / "gaussians.npz", **members)
+    with pytest.raises(AssetError, match="more than the asset's counts allow"):
+        load_asset(out)
+
+
 def test_camera_projection_round_trip():
     cam = Camera.looking_along_y(640, 480, 800.0, (0.1, -3.0, 0.2))
     pts = np.array([[0.1, 0.0, 0.2], [0.5, 0.3, -0.2]])

@@ -65,6 +65,43 @@ def test_directory(tmp_path):
     assert _code(tmp_path) == "input.not_image"
 
 
+def test_fifo_is_refused_before_opening(tmp_path):
+    """Issue 9, item 6: opening a FIFO blocks until a writer appears; it must not be opened at all."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    codes = []
+    worker = threading.Thread(target=lambda: codes.append(_code(fifo)), daemon=True)
+    worker.start()
+    worker.join(20)
+    if worker.is_alive():  # unblock the reader so the test process can end
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert not worker.is_alive(), "load_image blocked on the FIFO"
+    assert codes == ["input.not_image"]
+
+
+def test_device_is_refused_with_its_kind():
+    with pytest.raises(InputImageError, match="a device"):
+        load_image("/dev/zero")
+
+
+def test_symlink_loop_is_reported_as_a_loop(tmp_path):
+    (tmp_path / "a.png").symlink_to(tmp_path / "b.png")
+    (tmp_path / "b.png").symlink_to(tmp_path / "a.png")
+    with pytest.raises(InputImageError, match="symbolic link loop") as info:
+        load_image(tmp_path / "a.png")
+    assert info.value.code == "input.unreadable"
+
+
+def test_dangling_symlink_names_its_target(tmp_path):
+    (tmp_path / "a.png").symlink_to(tmp_path / "gone.png")
+    with pytest.raises(InputImageError, match="does not exist") as info:
+        load_image(tmp_path / "a.png")
+    assert info.value.code == "input.missing" and "gone.png" in info.value.message
+
+
 def test_not_an_image(tmp_path):
     p = tmp_path / "notes.png"
     p.write_text("this is not a PNG\n" * 20)
@@ -162,6 +199,20 @@ def test_16bit_gray_png_uses_full_range(tmp_path):
     assert np.allclose(im.rgba[0, 20, :3], 40000 / 65535, atol=1e-5)
     assert np.allclose(im.rgba[0, 0, :3], 1.0)
     assert not im.has_alpha
+
+
+def test_32bit_integer_tiff_uses_its_full_range(tmp_path):
+    """Issue 9, item 7: a 32-bit integer TIFF was divided by 65535 and came out all white."""
+    p = tmp_path / "i32.tif"
+    g = np.zeros((20, 24), np.int32)
+    g[:, 12:] = 2**30  # half of the signed 32-bit range (TIFF SampleFormat 2)
+    g[:, 18:] = 2**31 - 1
+    Image.fromarray(g).save(p)
+    assert Image.open(p).mode == "I"
+    im = load_image(p)
+    assert np.allclose(im.rgba[0, 0, :3], 0.0)
+    assert np.allclose(im.rgba[0, 12, :3], 2**30 / (2**31 - 1), atol=1e-5)
+    assert np.allclose(im.rgba[0, 20, :3], 1.0)
 
 
 def test_16bit_rgba_png(tmp_path):

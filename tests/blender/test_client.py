@@ -173,6 +173,17 @@ def test_wrong_protocol_version_is_refused(client_mod, make_client, tmp_path):
     assert client.process.returncode == 0
 
 
+def test_backend_refusing_our_protocol_fails_the_handshake_at_once(client_mod, make_client, tmp_path):
+    """A backend answers an unsupported hello with an error (issue 9, item 7); the client must not wait for a hello."""
+    client = make_client("refuses_protocol")
+    client.start()
+    t0 = time.monotonic()
+    with pytest.raises(client_mod.BackendError) as info:
+        client.wait_ready(timeout=30)
+    assert time.monotonic() - t0 < 10, "the refusal ends the handshake, not the timeout"
+    assert info.value.code == client_mod.CODE_PROTOCOL and "999" in info.value.message
+
+
 def test_backend_dying_at_start_explains_the_missing_package(client_mod, make_client):
     client = make_client("die_at_start")
     with pytest.raises(client_mod.BackendError) as info:
