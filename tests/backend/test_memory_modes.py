@@ -53,3 +53,15 @@ def test_offload_modes_apply_only_on_cuda():
     record = apply_memory_mode(Pipe(), "model_offload", torch.device("cuda"))  # no GPU needed: nothing runs
     assert record["memory_mode"] == "model_offload" and record["vae_tiling"] and record["vae_slicing"]
     assert calls == [("model_offload", "cuda"), "tiling", "slicing"]
+
+
+def test_the_asset_records_the_video_model_and_its_memory_mode(monkeypatch):
+    from backend.pipeline.two_image import _engine_record
+
+    monkeypatch.delenv("TWEEN4D_VIDEO_MODEL", raising=False)
+    record = _engine_record("video", {"memory_mode": "model_offload", "vae_tiling": True, "vae_slicing": True,
+                                      "generated_frames": 49})
+    assert record == {"engine": "video", "memory_mode": "model_offload", "vae_tiling": True, "vae_slicing": True,
+                      "model": MODELS["video-vace"].repo_id, "revision": MODELS["video-vace"].revision}
+    monkeypatch.setenv("TWEEN4D_VIDEO_MODEL", "video-wan")
+    assert _engine_record("video")["model"] == MODELS["video-wan"].repo_id
