@@ -281,18 +281,21 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
             [T, V3, 3] with frame 0 at rest; None: ``constant_depth_motion``.
         iterations: Adam steps, each on a batch of frames (default 60 on the CPU, 300 on CUDA).
         device: "auto" | "cpu" | "cuda" (``backend.models.pick_device``); the renderer
-            is gsplat on CUDA and the pure-torch splatter elsewhere.
+            is gsplat on CUDA (the torch splatter when gsplat's kernels cannot be built)
+            and the pure-torch splatter elsewhere.
         image_size: (width, height) of the renders; default the working aspect with
             the longer side 96 px on the CPU, 256 px on CUDA.
         config: weights and sizes (``DeformationConfig()``).
         seed: seed of the Gaussian sampling and the frame order.
 
     Returns:
-        ``Motion3D``: vertices float64 [T, V3, 3] (frame 0 equals ``shape.vertices``
-        exactly; continuous across keyframes), diagnostics ``deformation_loss_start`` /
-        ``deformation_loss_end`` (the full objective on fixed evaluation frames, before
-        and after), per-term ``*_start`` / ``*_end``, ``renderer``, ``render_size``,
-        ``gaussians``, ``iterations``, ``segments``, ``deformation_seconds``.
+        ``Motion3D``: vertices float64 [T, V3, 3] (frame 0 equals ``shape.vertices`` and
+        the last frame the initial motion's last frame exactly; continuous across
+        keyframes), diagnostics ``deformation_loss_start`` / ``deformation_loss_end`` (the
+        full objective on fixed evaluation frames, before and after), per-term
+        ``*_start`` / ``*_end``, ``renderer`` (the one actually used), ``render_size``,
+        ``gaussians``, ``iterations``, ``frames_per_step``, ``segments``, ``device``,
+        ``deformation_seconds``.
 
     Raises:
         ValueError: trajectories, frames or ``init`` do not match the mesh / shape.
