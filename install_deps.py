@@ -6,6 +6,8 @@
     python3 install_deps.py --extra blender   # + bpy, Blender as a Python module (headless; Python 3.11)
     python3 install_deps.py --extra ray       # + Ray, for `python -m backend batch --ray` (local instance or cluster)
     python3 install_deps.py --extra test      # + models, blender, ray and pytest
+    python3 install_deps.py --extra blender-tests --bpy 4.2.23 --target .venv-bpy-4.2.23
+                                              # core, models, pytest + that bpy: the Blender tests on another Blender
     python3 install_deps.py --target DIR      # somewhere else (the add-on uses its user folder)
     python3 install_deps.py --check           # report what is there and what is missing
 
@@ -33,7 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 REQ = ROOT / "requirements"
 MIN_PYTHON = (3, 10)
-TEST_PYTHON = (3, 11)  # bpy 5.0.1 wheels exist for CPython 3.11 only
+TEST_PYTHON = (3, 11)  # bpy 4.2 - 5.0 wheels exist for CPython 3.11 only
+DEFAULT_BPY = "5.0.1"  # requirements/blender.txt
+#: The Blender releases the add-on is tested on (the manifest promises 4.2.0 and newer): 4.2 LTS, 4.5 LTS, 5.0.
+SUPPORTED_BPY = ("4.2.23", "4.5.15", "5.0.1")
 TORCH_VERSION = "2.13.0"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 STAMP = "tween4d-deps.json"
@@ -47,6 +52,7 @@ IMPORT_CHECKS = {
     "test": ["pytest"],
 }
 GROUPS = ["core", "models", "blender", "ray", "test"]
+EXTRAS = ["models", "blender", "ray", "test", "blender-tests"]
 
 
 class InstallError(RuntimeError):
@@ -97,18 +103,57 @@ def local_cpu_torch_wheel() -> bool:
 def extras_closure(extras: list[str]) -> list[str]:
     """The install groups for the requested extras, in install order."""
     groups = {"core", *extras}
-    if "test" in groups:
+    if "blender-tests" in groups:
+        # The Blender tests on another Blender release: the add-on lists and loads the model
+        # registry through the real backend, so the model packages come too (CPU torch).
+        groups = (groups - {"blender-tests"}) | {"models", "blender", "test"}
+    elif "test" in groups:
         # The add-on is tested in real headless Blender, the model engines with tiny random-weight models,
         # the batch runner's --ray path on a local Ray instance.
         groups |= {"models", "blender", "ray"}
     return [g for g in GROUPS if g in groups]
 
 
-def stamp_for(groups: list[str], device: str) -> dict:
+def stamp_for(groups: list[str], device: str, bpy: str = DEFAULT_BPY) -> dict:
     h = hashlib.sha256()
     for name in ["constraints.txt", "weights.txt"] + [f"{g}.txt" for g in groups]:
         h.update((REQ / name).read_bytes())
-    return {"groups": groups, "device": device, "requirements_sha256": h.hexdigest(), "python": list(sys.version_info[:2])}
+    stamp = {"groups": groups, "device": device, "requirements_sha256": h.hexdigest(), "python": list(sys.version_info[:2])}
+    if bpy != DEFAULT_BPY and "blender" in groups:
+        stamp["bpy"] = bpy
+    return stamp
+
+
+def bpy_constraints(bpy: str, folder: Path) -> Path:
+    """requirements/constraints.txt with its ``bpy==`` pin replaced by ``bpy==<bpy>``, written into ``folder``.
+
+    Every other pin (numpy < 2 above all) stays, so the Blender-release environments differ from
+    the default one in bpy alone.
+    """
+    lines = [line for line in (REQ / "constraints.txt").read_text().splitlines() if not line.startswith("bpy==")]
+    out = folder / "constraints-bpy.txt"
+    out.write_text("\n".join(lines + [f"bpy=={bpy}"]) + "\n")
+    return out
+
+
+def gsplat_build_report() -> str:
+    """One line on whether gsplat can compile its CUDA extension here (it does so at first use).
+
+    gsplat 1.x from PyPI ships Python sources and JIT-compiles its kernels with ``nvcc``
+    (``torch.utils.cpp_extension``, which finds the toolkit through ``CUDA_HOME`` /
+    ``CUDA_PATH`` or ``nvcc`` on PATH). Without a toolkit the backend renders with its
+    pure-torch splatter instead; nothing fails.
+    """
+    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
+    nvcc = shutil.which("nvcc") or (str(Path(home) / "bin" / "nvcc") if home and (Path(home) / "bin" / "nvcc").is_file() else None)
+    if nvcc is None and Path("/usr/local/cuda/bin/nvcc").is_file():
+        nvcc = "/usr/local/cuda/bin/nvcc"
+    if nvcc:
+        return (f"gsplat can build its CUDA kernels here (nvcc: {nvcc}; CUDA_HOME={home or 'unset'}); "
+                "the first GPU render compiles them (1-2 minutes, once).")
+    return ("gsplat cannot build its CUDA kernels here (no nvcc on PATH, CUDA_HOME "
+            f"{'=' + home if home else 'unset'}): GPU renders use the built-in torch splatter instead "
+            "(slower, same images). Install the CUDA toolkit and set CUDA_HOME to use gsplat.")
 
 
 def check_python(groups: list[str]) -> None:
@@ -192,6 +237,8 @@ def report(target: Path, groups: list[str]) -> int:
     try:
         info = json.loads(out.stdout.strip().splitlines()[-1])
         say(f"  torch   {info['torch'] or 'not installed'}" + (f", CUDA {'available' if info.get('cuda') else 'not available'}" if info["torch"] else ""))
+        if info.get("cuda"):
+            say(f"  gsplat  {gsplat_build_report()}")
     except (ValueError, IndexError):
         pass
     weights = subprocess.run([str(py), "-c", "import importlib.util as u, pathlib as p; s=u.find_spec('rembg'); "
@@ -204,11 +251,12 @@ def report(target: Path, groups: list[str]) -> int:
     return worst
 
 
-def install(target: Path, groups: list[str], device: str, torch_index: str | None, force: bool) -> None:
+def install(target: Path, groups: list[str], device: str, torch_index: str | None, force: bool,
+            bpy: str = DEFAULT_BPY) -> None:
     check_python(groups)
     py = venv_python(target)
     stamp_path = target / STAMP
-    wanted = stamp_for(groups, device)
+    wanted = stamp_for(groups, device, bpy)
     if not force and py.exists() and stamp_path.is_file():
         try:
             have = json.loads(stamp_path.read_text())
@@ -250,9 +298,16 @@ def install(target: Path, groups: list[str], device: str, torch_index: str | Non
         run_pip(py, [f"torch=={TORCH_VERSION}", *extra], "Installing torch")
         say(f"{step('models')} Installing the model engines (diffusers, transformers, gsplat) ...")
         run_pip(py, [*con, "-r", str(REQ / "models.txt")], "Installing the model packages")
-    if "blender" in groups:
+        if device == "cuda":
+            say(f"      {gsplat_build_report()}")
+    if "blender" in groups and bpy == DEFAULT_BPY:
         say(f"{step('blender')} Installing bpy (Blender 5.0 as a Python module, about 300 MB) ...")
         run_pip(py, [*con, "-r", str(REQ / "blender.txt")], "Installing bpy")
+    elif "blender" in groups:
+        say(f"{step('blender')} Installing bpy {bpy} (Blender {bpy} as a Python module, about 350 MB) ...")
+        target.mkdir(parents=True, exist_ok=True)
+        run_pip(py, ["-c", str(bpy_constraints(bpy, target)), f"bpy=={bpy}"], "Installing bpy")
+        con = ["-c", str(bpy_constraints(bpy, target))]  # the test step must not pull the default bpy back
     if "ray" in groups:
         say(f"{step('ray')} Installing Ray (distributed batch runs) ...")
         run_pip(py, [*con, "-r", str(REQ / "ray.txt")], "Installing Ray")
@@ -272,7 +327,10 @@ def install(target: Path, groups: list[str], device: str, torch_index: str | Non
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--target", type=Path, default=ROOT / ".venv", help="virtual environment folder (default: ./.venv)")
-    p.add_argument("--extra", action="append", choices=["models", "blender", "ray", "test"], default=[], help="extra groups to install")
+    p.add_argument("--extra", action="append", choices=EXTRAS, default=[],
+                   help="extra groups to install (blender-tests: core, models, bpy and pytest, for the Blender tests on --bpy)")
+    p.add_argument("--bpy", default=DEFAULT_BPY, metavar="VERSION",
+                   help=f"bpy release for the blender group (default {DEFAULT_BPY}; tested: {', '.join(SUPPORTED_BPY)})")
     p.add_argument("--check", action="store_true", help="report what is installed and what is missing, install nothing")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch build to install (default: auto-detect)")
     p.add_argument("--torch-index", help="pip index URL for torch (e.g. a CUDA wheel index)")
@@ -284,7 +342,7 @@ def main(argv=None) -> int:
         return report(target, groups)
     device = args.device if args.device != "auto" else ("cuda" if has_nvidia_gpu() else "cpu")
     try:
-        install(target, groups, device, args.torch_index, args.force)
+        install(target, groups, device, args.torch_index, args.force, args.bpy)
     except InstallError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

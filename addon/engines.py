@@ -37,8 +37,8 @@ ENGINE_CHOICES: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("arap", "ARAP Interpolation",
          "Match the two silhouettes and interpolate the shape as-rigid-as-possible; texture follows the flow"),
         ("video", "Video Diffusion (model)",
-         "Generate the in-between video with Wan2.1 first/last-frame diffusion, then track the shape through it. "
-         "Needs the video-wan weights (about 80 GB) and a large CUDA GPU"),
+         "Generate the in-between video with Wan2.1 VACE 1.3B (first and last frame given), then track the shape "
+         "through it. Needs the video-vace weights (about 30 GB) and a CUDA GPU with 8 GB or more"),
     ),
     "keyframes": (
         ("motion", "Motion Magnitude", "Pick keyframes where the accumulated 2D motion is largest"),

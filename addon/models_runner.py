@@ -53,6 +53,7 @@ class ModelRow:
         repo_id: Hugging Face repository.
         purpose: which engine uses it, in a few words.
         size_text: download size for people ("99 MB").
+        vram_text: GPU memory it needs for people ("8 GB VRAM"), "" when unknown.
         licence: the weights' licence.
         installed: True when the engines would find it (cache or override folder).
         missing: why it is not installed (``model.missing``, ``model.libraries``,
@@ -66,6 +67,7 @@ class ModelRow:
     licence: str
     installed: bool
     missing: str = ""
+    vram_text: str = ""
 
 
 @dataclass
@@ -128,7 +130,8 @@ def parse_models_list(text: str) -> list[ModelRow]:
         rows.append(ModelRow(key=str(item["key"]), repo_id=str(item.get("repo_id", "")),
                              purpose=str(item.get("purpose", "")), size_text=size_text,
                              licence=str(item.get("licence", "")), installed=bool(item["installed"]),
-                             missing="" if item["installed"] else str(item.get("missing") or "model.missing")))
+                             missing="" if item["installed"] else str(item.get("missing") or "model.missing"),
+                             vram_text=str(item.get("vram_text") or "")))
     return rows
 
 

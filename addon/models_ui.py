@@ -1,4 +1,4 @@
-"""The Models box of the add-on preferences: each registry model, its size, installed or not, Download.
+"""The Models box of the add-on preferences: each registry model, its download size and VRAM, installed or not.
 
 The list comes from the backend interpreter (``models_runner.ModelListFetch``,
 in a thread); a ``bpy.app.timers`` function redraws the preferences until it
@@ -101,7 +101,7 @@ def draw_models_box(layout, context, prefs) -> None:
         split = row.split(factor=0.3)
         split.label(text=model.key, icon="CHECKMARK" if model.installed else "BLANK1")
         right = split.row()
-        right.label(text=model.size_text)
+        right.label(text=f"{model.size_text} download" + (f", {model.vram_text}" if model.vram_text else ""))
         right.label(text="Installed" if model.installed else MISSING_TEXT.get(model.missing, "Not installed"))
         if model.installed:
             right.label(text="", icon="BLANK1")  # keeps the columns of installed and missing rows aligned

@@ -61,15 +61,16 @@ def _list(args) -> int:
         installed, where = _status(spec.key, args.cache_dir)
         rows.append({"key": spec.key, "repo_id": spec.repo_id, "revision": spec.revision, "library": spec.library,
                      "size_gb": spec.size_gb, "licence": spec.licence, "purpose": spec.purpose,
-                     "size_text": spec.size_text, "installed": installed, "path": where if installed else None,
+                     "size_text": spec.size_text, "vram_gb": spec.vram_gb, "vram_text": spec.vram_text,
+                     "installed": installed, "path": where if installed else None,
                      # why it is not installed: model.missing, model.libraries (no huggingface_hub), model.path
                      "missing": None if installed else where, "env_var": spec.env_var})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = ("KEY", "REPOSITORY", "REVISION", "SIZE", "INSTALLED")
+    header = ("KEY", "REPOSITORY", "REVISION", "SIZE", "VRAM", "INSTALLED")
     table = [header] + [(r["key"], r["repo_id"], r["revision"][:12], MODELS[r["key"]].size_text,
-                         "yes" if r["installed"] else "no") for r in rows]
+                         r["vram_text"].replace(" VRAM", "") or "?", "yes" if r["installed"] else "no") for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -65,3 +65,23 @@ def test_rerun_on_the_installed_environment_is_quick_and_changes_nothing():
     check = subprocess.run([sys.executable, str(ROOT / "install_deps.py"), "--check", "--extra", "test", "--target", str(venv)],
                            capture_output=True, text=True, timeout=120)
     assert check.returncode == 0 and "core    ok" in check.stdout and "blender ok" in check.stdout
+
+
+def test_gsplat_build_report_says_whether_nvcc_is_there(monkeypatch, tmp_path):
+    monkeypatch.setattr(install_deps.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path))
+    monkeypatch.setattr(install_deps.Path, "is_file", lambda self: str(self).startswith(str(tmp_path / "bin")))
+    (tmp_path / "bin").mkdir()
+    assert "can build" in install_deps.gsplat_build_report()
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path / "none"))
+    report = install_deps.gsplat_build_report()
+    assert "cannot build" in report and "torch splatter" in report
+
+
+def test_blender_release_environments_pin_their_bpy(tmp_path):
+    assert install_deps.extras_closure(["blender-tests"]) == ["core", "models", "blender", "test"]
+    cons = install_deps.bpy_constraints("4.2.23", tmp_path).read_text().splitlines()
+    assert "bpy==4.2.23" in cons and "bpy==5.0.1" not in cons and any(c.startswith("numpy") for c in cons)
+    assert install_deps.stamp_for(["core", "blender", "test"], "cpu", "4.2.23")["bpy"] == "4.2.23"
+    assert "bpy" not in install_deps.stamp_for(["core", "blender", "test"], "cpu")

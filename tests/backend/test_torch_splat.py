@@ -156,3 +156,39 @@ def test_gsplat_and_torch_splat_render_the_same_image():
     out, _ = render_gaussians(m, cuda(opacities), cuda(colors), cam, quats=cuda(quats), scales=cuda(scales))
     out.sum().backward()
     assert m.grad.abs().max() > 0
+
+
+def test_cuda_without_buildable_gsplat_falls_back_to_torch_with_one_log_line(monkeypatch, caplog):
+    from backend.render import gsplat_backend, splatting
+
+    monkeypatch.setattr(splatting, "gsplat_cuda_status", lambda: (False, "no nvcc here (test)"))
+    monkeypatch.setattr(gsplat_backend, "_fallback_logged", set())
+    with caplog.at_level("WARNING", logger="backend.render.gsplat_backend"):
+        assert splatting.renderer_for("cuda") == "torch"
+        assert splatting.renderer_for("cuda:0") == "torch"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "torch renderer" in lines[0] and "no nvcc here" in lines[0]
+    monkeypatch.setattr(splatting, "gsplat_cuda_status", lambda: (True, "prebuilt"))
+    assert splatting.renderer_for("cuda") == "gsplat" and splatting.renderer_for("cpu") == "torch"
+
+
+def test_gsplat_status_needs_a_cuda_toolkit_to_build(monkeypatch, tmp_path):
+    from backend.render import gsplat_backend
+
+    if gsplat_backend.importlib.util.find_spec("gsplat") is None:
+        pytest.skip("gsplat is not installed")
+    if gsplat_backend.importlib.util.find_spec("gsplat.csrc") is not None:
+        pytest.skip("this gsplat has a prebuilt extension")
+    monkeypatch.setattr(gsplat_backend.Path, "is_file", lambda self: str(self).startswith(str(tmp_path / "bin")))
+    monkeypatch.setattr(gsplat_backend.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    monkeypatch.delenv("CUDA_HOME", raising=False)
+    gsplat_backend.gsplat_cuda_status.cache_clear()
+    try:
+        assert gsplat_backend.gsplat_cuda_status()[0] is False
+        monkeypatch.setenv("CUDA_HOME", str(tmp_path))
+        gsplat_backend.gsplat_cuda_status.cache_clear()
+        usable, reason = gsplat_backend.gsplat_cuda_status()
+        assert usable and str(tmp_path / "bin" / "nvcc") in reason
+    finally:
+        gsplat_backend.gsplat_cuda_status.cache_clear()

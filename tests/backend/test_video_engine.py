@@ -201,7 +201,7 @@ def test_missing_model_names_it_and_the_download_command(robot_pair, tmp_path, m
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.delenv("TWEEN4D_MODEL_VIDEO_WAN", raising=False)
+    monkeypatch.delenv("TWEEN4D_MODEL_VIDEO_VACE", raising=False)
     mesh, start_fg, end_fg = robot_pair
     progress = Progress([("inbetween", 1.0)])
     progress.current = "inbetween"
@@ -209,5 +209,44 @@ def test_missing_model_names_it_and_the_download_command(robot_pair, tmp_path, m
         run_video_inbetween(mesh, start_fg, end_fg, 5, GenerateSettings(frames=5, quality="draft"), progress,
                             device="cpu")
     err = info.value
-    assert "video-wan" in err.message and "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers" in err.message
-    assert "python -m backend models download video-wan" in err.hint
+    assert "video-vace" in err.message and "Wan-AI/Wan2.1-VACE-1.3B-diffusers" in err.message
+    assert "python -m backend models download video-vace" in err.hint
+
+
+# --- the default model: Wan 2.1 VACE (tiny, random weights) ---------------------------------------------------
+
+def test_vace_pipeline_keeps_first_and_last_frame_through_its_mask(robot_pair, tmp_path):
+    from tiny_models import build_tiny_wan_vace
+
+    folder = build_tiny_wan_vace(tmp_path / "wan-vace")
+    pipe = load_video_pipeline("video-vace", "cpu", local_path=folder)
+    assert type(pipe).__name__ == "WanVACEPipeline"
+    assert pipe.tween4d_record["memory_mode"] == "full"  # the CPU has no offload
+    assert pipe.tween4d_record["model"] == "Wan-AI/Wan2.1-VACE-1.3B-diffusers"
+    mesh, start_fg, end_fg = robot_pair
+    progress = Progress([("inbetween", 1.0)])
+    progress.current = "inbetween"
+    motion = run_video_inbetween(mesh, start_fg, end_fg, 6, GenerateSettings(frames=6, quality="draft"), progress,
+                                 pipeline=pipe, config=TINY)
+    d = motion.diagnostics
+    assert d["pipeline"] == "WanVACEPipeline" and d["generated_frames"] == 9 and d["generated_size"] == [32, 32]
+    assert d["memory_mode"] == "full"
+    assert motion.trajectories.shape == (6, len(mesh.vertices), 2) and np.isfinite(motion.trajectories).all()
+    np.testing.assert_array_equal(motion.trajectories[0], mesh.vertices)
+
+
+def test_other_first_last_frame_models_stay_selectable(robot_pair, tmp_path, monkeypatch):
+    """$TWEEN4D_VIDEO_MODEL picks Wan2.1 FLF2V 14B or LTX-Video instead of the default VACE."""
+    from huggingface_hub import constants
+
+    from backend.stages.inbetween import video_engine
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("TWEEN4D_MODEL_VIDEO_WAN", raising=False)
+    monkeypatch.setenv("TWEEN4D_VIDEO_MODEL", "video-wan")
+    mesh, start_fg, end_fg = robot_pair
+    progress = Progress([("inbetween", 1.0)])
+    progress.current = "inbetween"
+    with pytest.raises(ModelUnavailableError) as info:
+        video_engine.run(mesh, start_fg, end_fg, 5, GenerateSettings(frames=5, quality="draft", device="cpu"), progress)
+    assert "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers" in info.value.message

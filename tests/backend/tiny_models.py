@@ -197,3 +197,43 @@ def build_tiny_ltx_condition(folder: Path | None = None, *, seed: int = 0):
     folder = Path(folder)
     pipe.save_pretrained(folder)
     return folder
+
+
+def build_tiny_wan_vace(folder: Path | None = None, *, seed: int = 0):
+    """A Wan 2.1 VACE pipeline (``WanVACEPipeline``): the real architecture, tiny sizes, random weights.
+
+    Components follow diffusers' fast test (tests/pipelines/wan/test_wan_vace.py): the same
+    3-channel-base ``AutoencoderKLWan`` as ``build_tiny_wan_flf2v`` (z_dim 16, spatial 8,
+    temporal 4), a 3-layer ``WanVACETransformer3DModel`` with VACE blocks after layers 0 and 2
+    (``vace_in_channels`` = 2 x 16 latent channels + 8 x 8 mask channels = 96), a 2-layer UMT5
+    encoder (32 wide) and the locally built word-level tokenizer.
+
+    Args:
+        folder: when given, the pipeline is ``save_pretrained`` there and the folder returned.
+        seed: torch seed for the random weights.
+
+    Returns:
+        The ``WanVACEPipeline`` (float32, CPU), or ``folder``.
+    """
+    import torch
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanVACEPipeline, WanVACETransformer3DModel
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    tokenizer = _tiny_word_tokenizer()
+    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=2,
+                                               num_heads=4, relative_attention_num_buckets=8))
+    transformer = WanVACETransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
+                                            in_channels=16, out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32,
+                                            num_layers=3, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+                                            rope_max_seq_len=32, vace_layers=[0, 2], vace_in_channels=96)
+    pipe = WanVACEPipeline(transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+                           text_encoder=text_encoder, tokenizer=tokenizer)
+    pipe.set_progress_bar_config(disable=True)
+    if folder is None:
+        return pipe
+    folder = Path(folder)
+    pipe.save_pretrained(folder)
+    return folder

@@ -51,11 +51,18 @@ def _instance_transforms(obj, scene, frame) -> np.ndarray:
     """[M, 4, 4] world transforms of the splat instances the modifiers produce at ``frame``."""
     scene.frame_set(frame)
     dg = bpy.context.evaluated_depsgraph_get()
-    geometry = obj.evaluated_get(dg).evaluated_geometry()  # keep alive while reading
-    pc = geometry.instances_pointcloud()
-    m = np.empty(len(pc.points) * 16, np.float32)
-    pc.attributes["instance_transform"].data.foreach_get("value", m)
-    return np.transpose(m.reshape(-1, 4, 4), (0, 2, 1))  # stored column-major
+    if bpy.app.version >= (4, 5, 0):
+        geometry = obj.evaluated_get(dg).evaluated_geometry()  # Object.evaluated_geometry: Blender 4.5+
+        pc = geometry.instances_pointcloud()
+        m = np.empty(len(pc.points) * 16, np.float32)
+        pc.attributes["instance_transform"].data.foreach_get("value", m)
+        return np.transpose(m.reshape(-1, 4, 4), (0, 2, 1))  # stored column-major
+    # Blender 4.2-4.4: the depsgraph's instance list (persistent_id[0] is the instance index).
+    world_to_obj = np.linalg.inv(np.array(obj.matrix_world, dtype=np.float64))
+    found = sorted(((tuple(inst.persistent_id), np.array(inst.matrix_world, dtype=np.float64))
+                    for inst in dg.object_instances if inst.is_instance and inst.parent.original == obj),
+                   key=lambda item: item[0])
+    return np.array([world_to_obj @ mat for _, mat in found], dtype=np.float32).reshape(-1, 4, 4)
 
 
 

@@ -73,7 +73,8 @@ def test_models_box_lists_the_real_registry(run):
     assert draw["download_keys"] == list(MODELS)  # one Download button per model, each with its key
     assert "tween4d.refresh_models" in draw["operators"]
     for key, spec in MODELS.items():
-        assert key in draw["labels"] and spec.size_text in draw["labels"]
+        # Each row shows the download size and the GPU memory the model needs.
+        assert key in draw["labels"] and f"{spec.size_text} download, {spec.vram_text}" in draw["labels"]
         assert any(label.startswith(spec.purpose[:40]) for label in draw["labels"])
     assert {"tween4d.install_dependencies", "tween4d.check_backend"} <= set(draw["operators"])
 

@@ -4,10 +4,13 @@ In-2-4D (Cai et al., 2025, Sec. 3.1) interpolates the two motion states with
 a video diffusion model conditioned on the first and the last frame. Here:
 
 1. **Generate** the in-between video with a diffusers pipeline chosen by the
-   registry spec's task: ``WanImageToVideoPipeline`` with ``image`` and
-   ``last_image`` (Wan 2.1 FLF2V, the primary choice, model key
-   ``video-wan``) or ``LTXConditionPipeline`` with image conditions at the
-   first and last frame index (``video-ltx``). Wan needs 4k+1 frames (LTX
+   registry spec's task: ``WanVACEPipeline`` (Wan2.1 VACE 1.3B, the default,
+   model key ``video-vace``: 480p, fits a 12-16 GB GPU with model offload)
+   with the first and last frames given through VACE's conditioning video and
+   mask (``backend.models.video_pipelines.vace_video``),
+   ``WanImageToVideoPipeline`` with ``image`` and ``last_image`` (Wan 2.1
+   FLF2V 14B, ``video-wan``, a large GPU) or ``LTXConditionPipeline`` with
+   image conditions at the first and last frame index (``video-ltx``). Wan needs 4k+1 frames (LTX
    8k+1): the nearest valid count >= the frames asked for is generated (at
    most ``max_frames``) and the result is resampled to the asked count.
    ``progress.update`` runs in the pipeline's ``callback_on_step_end``, so a
@@ -41,12 +44,19 @@ import numpy as np
 from ...errors import ModelUnavailableError
 from ...geometry2d.arap_registration import mask_iou, register_mesh
 from ...geometry2d.tracking import TrackingConfig, distribute_end_correction, track_mesh
+from ...models.video_pipelines import (  # noqa: F401 (re-exported)
+    generation_size,
+    resample_positions,
+    resample_sequence,
+    valid_frame_count,
+)
 from ...progress import Progress
 from ...render.rasterize import rasterize
 from ...settings import GenerateSettings
 from ...types import Foreground, Motion2D, SilhouetteMesh
 
-DEFAULT_MODEL = "video-wan"
+DEFAULT_MODEL = "video-vace"
+MODEL_ENV_VAR = "TWEEN4D_VIDEO_MODEL"  # picks another first/last-frame model: video-wan, video-ltx
 
 # Share of the stage's progress bar per step.
 _LOAD, _GENERATE, _SEGMENT, _TRACK = 0.05, 0.65, 0.72, 0.9
@@ -134,13 +144,25 @@ def _ltx_generate(pipe, first, last, height, width, num_frames, cfg: VideoInbetw
     return np.asarray(out.frames[0], dtype=np.float32)
 
 
+def _vace_generate(pipe, first, last, height, width, num_frames, cfg: VideoInbetweenConfig, generator, callback):
+    from ...models.video_pipelines import vace_video
+
+    return vace_video(pipe, {0: first, num_frames - 1: last}, height, width, num_frames, prompt=cfg.prompt,
+                      negative_prompt=cfg.negative_prompt, num_inference_steps=cfg.num_inference_steps,
+                      guidance_scale=cfg.guidance_scale, generator=generator,
+                      max_sequence_length=cfg.max_sequence_length, callback=callback)
+
+
 def _wan_size_multiple(pipe) -> int:
-    model = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
-    return int(pipe.vae_scale_factor_spatial * model.config.patch_size[1])
+    from ...models.video_pipelines import vace_size_multiple
+
+    return vace_size_multiple(pipe)
 
 
 #: Registry spec task -> how to drive its pipeline.
 PIPELINE_KINDS: dict[str, PipelineKind] = {
+    "vace-video": PipelineKind(
+        "WanVACEPipeline", lambda p: int(p.vae_scale_factor_temporal), _wan_size_multiple, _vace_generate),
     "first-last-frame-to-video": PipelineKind(
         "WanImageToVideoPipeline", lambda p: int(p.vae_scale_factor_temporal), _wan_size_multiple, _wan_generate),
     "keyframe-conditioned-video": PipelineKind(
@@ -169,88 +191,39 @@ def pipeline_kind(pipe=None, model_key: str | None = None) -> PipelineKind:
     spec = get_spec(model_key or DEFAULT_MODEL)
     if spec.task not in PIPELINE_KINDS:
         raise ModelUnavailableError(f"Model '{spec.key}' ({spec.repo_id}) is not a first/last-frame video model.",
-                                    "Pick 'video-wan' or 'video-ltx' for the video in-between engine.",
+                                    "Pick 'video-vace', 'video-wan' or 'video-ltx' for the video in-between engine.",
                                     code="model.task")
     return PIPELINE_KINDS[spec.task]
 
 
-def load_video_pipeline(model_key: str = DEFAULT_MODEL, device="auto", local_path=None):
+def load_video_pipeline(model_key: str = DEFAULT_MODEL, device="auto", local_path=None, memory_mode=None):
     """Load the video pipeline of a registry model from local files and put it on its device.
 
+    ``backend.models.video_pipelines.load_video_pipeline`` after checking that the model is a
+    frame-conditioned video model this engine drives.
+
     Args:
-        model_key: registry key (``video-wan``, ``video-ltx``, ...).
+        model_key: registry key (``video-vace``, ``video-wan``, ``video-ltx``, ...).
         device: "auto" | "cpu" | "cuda" (``backend.models.pick_device``).
         local_path: a model folder to use instead of the Hugging Face cache.
+        memory_mode: "auto" | "full" | "model_offload" | "sequential_offload" | None
+            (``backend.models.memory``; None: ``$TWEEN4D_MEMORY_MODE`` or auto from free VRAM).
 
     Returns:
-        The diffusers pipeline: weights in bf16/fp16 on CUDA (VAE and image encoder
-        in float32, as the Wan model card does), float32 on the CPU; on GPUs with
-        less than 60 GB it is set to offload idle components to the CPU.
+        The diffusers pipeline (``tween4d_record``: model, revision, memory mode).
 
     Raises:
         ModelUnavailableError: the weights are not downloaded (the message names the
             model and ``python -m backend models download <key>``), the folder does
             not load, diffusers/torch are missing, or CUDA was asked for without a GPU.
     """
-    from ...models import import_torch, load_pretrained, pick_device, pick_dtype
+    from ...models.video_pipelines import load_video_pipeline as load
 
-    torch = import_torch()
-    kind = pipeline_kind(model_key=model_key)
-    try:
-        import diffusers
-    except ImportError:
-        raise ModelUnavailableError("The model engines' packages are not installed (diffusers is missing).",
-                                    "Install them with: python install_deps.py --extra models",
-                                    code="model.libraries") from None
-    dev = pick_device(device)
-    dtype = pick_dtype(dev)
-    pipe = load_pretrained(model_key, getattr(diffusers, kind.class_name), local_path=local_path, dtype=dtype)
-    for name in ("vae", "image_encoder"):
-        component = getattr(pipe, name, None)
-        if component is not None and dtype != torch.float32:
-            component.to(torch.float32)
-    if dev.type == "cuda" and torch.cuda.get_device_properties(dev).total_memory < 60e9:
-        pipe.enable_model_cpu_offload(device=dev)
-    else:
-        pipe.to(dev)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    pipeline_kind(model_key=model_key)
+    return load(model_key, device, local_path, memory_mode)
 
 
 # --- frames -------------------------------------------------------------------------------------------------
-
-def valid_frame_count(frame_count: int, step: int, max_frames: int) -> int:
-    """The smallest ``step * k + 1`` >= ``frame_count`` (at least ``step + 1``).
-
-    Capped at the largest valid count <= ``max_frames``.
-    """
-    n = step * max(1, -(-(int(frame_count) - 1) // step)) + 1
-    cap = step * max(1, (int(max_frames) - 1) // step) + 1
-    return min(n, cap)
-
-
-def generation_size(width: int, height: int, max_area: int, multiple: int) -> tuple[int, int]:
-    """(width, height) of about ``max_area`` pixels, the aspect ratio of width x height, multiples of ``multiple``."""
-    aspect = height / width
-    h = max(multiple, int(round(np.sqrt(max_area * aspect))) // multiple * multiple)
-    w = max(multiple, int(round(np.sqrt(max_area / aspect))) // multiple * multiple)
-    return w, h
-
-
-def resample_positions(count_in: int, count_out: int) -> np.ndarray:
-    """float64 [count_out] positions 0..count_in-1 of evenly spaced output samples (first and last kept)."""
-    return np.linspace(0.0, count_in - 1.0, count_out)
-
-
-def resample_sequence(values: np.ndarray, count_out: int) -> np.ndarray:
-    """Linear resampling of a sequence [F, ...] to [count_out, ...] along the first axis (float64)."""
-    values = np.asarray(values, dtype=np.float64)
-    pos = resample_positions(len(values), count_out)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, len(values) - 1)
-    w = (pos - lo).reshape((-1,) + (1,) * (values.ndim - 1))
-    return values[lo] * (1.0 - w) + values[hi] * w
-
 
 def _to_pil(rgb: np.ndarray, width: int, height: int):
     from PIL import Image
@@ -321,7 +294,7 @@ def run_video_inbetween(mesh: SilhouetteMesh, start_fg: Foreground, end_fg: Fore
             propagates (also from inside the denoising loop).
         pipeline: an already loaded pipeline (``WanImageToVideoPipeline`` or
             ``LTXConditionPipeline``); loaded from the registry when None.
-        model_key: registry key of the video model (``video-wan`` by default).
+        model_key: registry key of the video model (``video-vace`` by default).
         device: "auto" | "cpu" | "cuda" for loading.
         local_path: model folder overriding the Hugging Face cache.
         config: generation and tracking settings (``VideoInbetweenConfig()``).
@@ -357,6 +330,7 @@ def run_video_inbetween(mesh: SilhouetteMesh, start_fg: Foreground, end_fg: Fore
         pipeline = load_video_pipeline(model_key, settings.device if device == "auto" else device, local_path)
     kind = pipeline_kind(pipe=pipeline)
     pipeline_name = type(pipeline).__name__
+    memory = dict(getattr(pipeline, "tween4d_record", None) or {"memory_mode": "as given"})
     progress.update(_LOAD, "video model ready")
     timings["load"] = time.perf_counter() - t0
 
@@ -418,6 +392,7 @@ def run_video_inbetween(mesh: SilhouetteMesh, start_fg: Foreground, end_fg: Fore
         "engine": "video",
         "model": model_name,
         "pipeline": pipeline_name,
+        **{k: v for k, v in memory.items() if k in ("memory_mode", "vae_tiling", "vae_slicing")},
         "generated_frames": int(generated),
         "generated_size": [int(gen_w), int(gen_h)],
         "masked_frames": int(sum(m is not None for m in masks)),
@@ -443,5 +418,12 @@ def _same_size(start: Foreground, end: Foreground) -> Foreground:
 
 def run(mesh: SilhouetteMesh, start: Foreground, end: Foreground, frame_count: int, settings: GenerateSettings,
         progress: Progress) -> Motion2D:
-    """``run_video_inbetween`` with the default model, in the ``ENGINES`` signature of ``backend.stages.inbetween``."""
-    return run_video_inbetween(mesh, start, end, frame_count, settings, progress)
+    """``run_video_inbetween`` in the ``ENGINES`` signature of ``backend.stages.inbetween``.
+
+    The model is ``$TWEEN4D_VIDEO_MODEL`` when set (``video-wan`` for Wan2.1 FLF2V 14B,
+    ``video-ltx`` for LTX-Video), else the default ``video-vace``.
+    """
+    import os
+
+    model_key = os.environ.get(MODEL_ENV_VAR, "").strip() or DEFAULT_MODEL
+    return run_video_inbetween(mesh, start, end, frame_count, settings, progress, model_key=model_key)

@@ -11,9 +11,13 @@ continuous there. Our form:
 * **Residual fields.** The field moves the ``Shape3D`` vertices on top of an
   initial motion (the weight-free lift, ``lift_motion``; without one, the 2D
   trajectories lifted at each vertex's rest depth):
-  ``P(t) = B(t) + F(t) - F(0)`` with ``F(t) = sum_s w_s(t) f_s(x, t)``. The
-  last layer starts at zero, so the fit starts at the initial motion, and
-  subtracting F(0) keeps frame 0 at the rest shape exactly.
+  ``P(t) = B(t) + F(t) - (1 - tau) F(0) - tau F(T-1)`` with
+  ``F(t) = sum_s w_s(t) f_s(x, t)`` and ``tau = t / (T-1)``. The last layer
+  starts at zero, so the fit starts at the initial motion; the subtracted
+  ramp keeps frame 0 at the rest shape and the last frame at the initial
+  motion's last frame exactly: the end image is a constraint the lift
+  already meets (it reprojects onto the registered end), so the fit can
+  never make the last frame worse.
 * **Blending.** ``w_s(t)`` (``segment_weights``) is a partition of unity that
   is 1 inside segment s and cross-fades to the next segment with a smoothstep
   over ``2 * blend_frames`` frames centred on the keyframe, so P(t) is
@@ -23,7 +27,12 @@ continuous there. Our form:
   plane, scaled with its area, coloured from the start image (the shape's
   texture); they are rendered from the input view with gsplat on CUDA and
   the pure-torch splatter on the CPU (``backend.render.splatting``).
-* **Losses** on a sampled frame t of a segment: photometric L1 between the
+* **Batches.** Each Adam step takes one segment and a batch of frames: a
+  few sampled from the segment's support plus its keyframes (anchors: their
+  silhouette and tracking terms hold the fit to the 2D keyframe shapes), all
+  rendered in one batched call (gsplat's leading batch dimension on CUDA; the
+  torch splatter loops).
+* **Losses** on each frame t of the batch: photometric L1 between the
   render composited over the in-between frame t and that frame; silhouette
   L1 between the rendered alpha and the 2D mesh at frame t rasterised;
   a tracking term keeping each vertex's projection near its 2D trajectory
@@ -68,6 +77,9 @@ class DeformationConfig:
         normal_ratio: thickness of the disc Gaussians relative to their radius.
         w_photometric, w_silhouette, w_track, w_arap, w_temporal, w_depth: loss weights.
         eval_frames: frames used to measure the loss before and after the fit.
+        frames_per_step: frames sampled from the segment per Adam step (its keyframes are added);
+            None: 4 on CUDA (one batched gsplat call), 1 on the CPU (the torch splatter renders
+            frame by frame, so a bigger batch only costs time there).
     """
 
     learning_rate: float = 3e-3
@@ -88,6 +100,7 @@ class DeformationConfig:
     w_temporal: float = 1.0
     w_depth: float = 10.0
     eval_frames: int = 8
+    frames_per_step: int | None = None
 
 
 def segment_weights(frame_count: int, keyframes, blend_frames: float) -> np.ndarray:
@@ -200,7 +213,11 @@ def _torch_modules():
             return self.head(self.body(features))
 
     class DeformationFields(nn.Module):
-        """All segment fields and the cross-fade F(t) = sum_s w_s(t) f_s(x, t)."""
+        """All segment fields and the cross-fade F(t) = sum_s w_s(t) f_s(x, t).
+
+        Built inside ``torch.device(dev)`` (``_build_on_device``): the buffers computed here
+        (the encoded rest positions) are born on the device of ``rest_normalised``.
+        """
 
         def __init__(self, rest_normalised, segment_count: int, cfg: DeformationConfig, displacement_scale: float):
             super().__init__()
@@ -211,17 +228,38 @@ def _torch_modules():
             self.fields = nn.ModuleList(SegmentField(width, cfg.hidden, cfg.layers) for _ in range(segment_count))
             self.scale = float(displacement_scale)
 
-        def forward(self, tau: float, weights) -> "torch.Tensor":
+        def forward(self, tau, weights) -> "torch.Tensor":
+            """Displacements [B, V, 3] at times tau [B] (0..1) with segment weights [B, S] (float64 numpy)."""
             xf = self.x_features
-            tf = self.encode_t(torch.full((1,), float(tau), dtype=xf.dtype, device=xf.device))
-            features = torch.cat([xf, tf.expand(len(xf), -1)], dim=1)
-            out = torch.zeros(len(xf), 3, dtype=xf.dtype, device=xf.device)
-            for s, w in enumerate(weights):
-                if w > 0.0:
-                    out = out + float(w) * self.fields[s](features)
+            tau = np.atleast_1d(np.asarray(tau, dtype=np.float64))
+            weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+            tt = torch.as_tensor(tau, dtype=xf.dtype, device=xf.device)
+            tf = self.encode_t(tt[:, None])  # [B, Ft]
+            b, v = len(tau), len(xf)
+            features = torch.cat([xf.expand(b, -1, -1), tf[:, None, :].expand(-1, v, -1)], dim=2)
+            out = torch.zeros(b, v, 3, dtype=xf.dtype, device=xf.device)
+            wt = torch.as_tensor(weights, dtype=xf.dtype, device=xf.device)
+            for s in range(weights.shape[1]):
+                if (weights[:, s] > 0.0).any():
+                    out = out + wt[:, s, None, None] * self.fields[s](features)
             return self.scale * out
 
     return torch, DeformationFields
+
+
+def _build_on_device(module_class, dev, *args):
+    """The one place the engine makes torch modules: built inside ``torch.device(dev)``.
+
+    Every parameter and every buffer computed in a constructor is created on ``dev``
+    directly (no build-on-the-CPU-then-``.to(dev)``, which is where a buffer computed
+    from a device tensor with a CPU-made one mixed devices on CUDA). Tensors made
+    elsewhere in the engine always name their device (``device=dev``).
+    """
+    import torch
+
+    with torch.device(dev):
+        module = module_class(*args)
+    return module
 
 
 def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, view: InputView, keyframes,
@@ -241,20 +279,23 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
         progress: reports every iteration; ``Cancelled`` from it propagates.
         init: the motion the fields refine (``lift_motion``'s result), vertices
             [T, V3, 3] with frame 0 at rest; None: ``constant_depth_motion``.
-        iterations: Adam steps (default 150 on the CPU, 600 on CUDA).
+        iterations: Adam steps, each on a batch of frames (default 60 on the CPU, 300 on CUDA).
         device: "auto" | "cpu" | "cuda" (``backend.models.pick_device``); the renderer
-            is gsplat on CUDA and the pure-torch splatter elsewhere.
+            is gsplat on CUDA (the torch splatter when gsplat's kernels cannot be built)
+            and the pure-torch splatter elsewhere.
         image_size: (width, height) of the renders; default the working aspect with
             the longer side 96 px on the CPU, 256 px on CUDA.
         config: weights and sizes (``DeformationConfig()``).
         seed: seed of the Gaussian sampling and the frame order.
 
     Returns:
-        ``Motion3D``: vertices float64 [T, V3, 3] (frame 0 equals ``shape.vertices``
-        exactly; continuous across keyframes), diagnostics ``deformation_loss_start`` /
-        ``deformation_loss_end`` (the full objective on fixed evaluation frames, before
-        and after), per-term ``*_start`` / ``*_end``, ``renderer``, ``render_size``,
-        ``gaussians``, ``iterations``, ``segments``, ``deformation_seconds``.
+        ``Motion3D``: vertices float64 [T, V3, 3] (frame 0 equals ``shape.vertices`` and
+        the last frame the initial motion's last frame exactly; continuous across
+        keyframes), diagnostics ``deformation_loss_start`` / ``deformation_loss_end`` (the
+        full objective on fixed evaluation frames, before and after), per-term
+        ``*_start`` / ``*_end``, ``renderer`` (the one actually used), ``render_size``,
+        ``gaussians``, ``iterations``, ``frames_per_step``, ``segments``, ``device``,
+        ``deformation_seconds``.
 
     Raises:
         ValueError: trajectories, frames or ``init`` do not match the mesh / shape.
@@ -262,7 +303,7 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
         backend.errors.Cancelled: the job was cancelled.
     """
     from ...models import pick_device
-    from ...render.splatting import opencv_viewmat, render_gaussians, renderer_for
+    from ...render.splatting import effective_renderer, opencv_viewmat, render_gaussians_batch, renderer_for
 
     t_start = time.perf_counter()
     cfg = config or DeformationConfig()
@@ -299,7 +340,8 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
     rw, rh = int(image_size[0]), int(image_size[1])
     cam = view.camera_work.for_size(rw, rh)
     sx, sy = rw / work_w, rh / work_h
-    iterations = int(iterations if iterations is not None else (600 if dev.type == "cuda" else 150))
+    iterations = int(iterations if iterations is not None else (300 if dev.type == "cuda" else 60))
+    per_step = int(cfg.frames_per_step if cfg.frames_per_step is not None else (4 if dev.type == "cuda" else 1))
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     f32 = dict(dtype=torch.float32, device=dev)
@@ -323,24 +365,26 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
     eye = torch.eye(3, **f32)
 
     def gaussians_at(p):
-        """Means [N, 3] and covariances [N, 3, 3] of the Gaussians for vertex positions p [V3, 3]."""
-        means = (p[tri] * bary[:, :, None]).sum(1)
-        e1, e2 = p[faces_t[:, 1]] - p[faces_t[:, 0]], p[faces_t[:, 2]] - p[faces_t[:, 0]]
-        cross = torch.cross(e1, e2, dim=1)
-        area = 0.5 * torch.linalg.norm(cross, dim=1)
-        normal = (cross / (2.0 * area.clamp_min(1e-12))[:, None])[g_face_t]
-        stretch = torch.sqrt(area / rest_face_area).clamp(0.2, 5.0)[g_face_t]
+        """Means [B, N, 3] and covariances [B, N, 3, 3] of the Gaussians for vertex positions p [B, V3, 3]."""
+        means = (p[:, tri] * bary[None, :, :, None]).sum(2)
+        e1 = p[:, faces_t[:, 1]] - p[:, faces_t[:, 0]]
+        e2 = p[:, faces_t[:, 2]] - p[:, faces_t[:, 0]]
+        cross = torch.cross(e1, e2, dim=2)
+        area = 0.5 * torch.linalg.norm(cross, dim=2)
+        normal = (cross / (2.0 * area.clamp_min(1e-12))[..., None])[:, g_face_t]
+        stretch = torch.sqrt(area / rest_face_area).clamp(0.2, 5.0)[:, g_face_t]
         tangential = (sigma * stretch) ** 2
-        nn_t = normal[:, :, None] * normal[:, None, :]
-        covars = tangential[:, None, None] * (eye - nn_t) + (cfg.normal_ratio * sigma) ** 2 * nn_t
+        nn_t = normal[..., :, None] * normal[..., None, :]
+        covars = tangential[..., None, None] * (eye - nn_t) + (cfg.normal_ratio * sigma) ** 2 * nn_t
         return means, covars
 
     def render(p):
+        """p [B, V3, 3] -> rgb [B, H, W, 3], alpha [B, H, W] in one batched call."""
         means, covars = gaussians_at(p)
-        rgb, alpha = render_gaussians(means, opacities, colors, cam, covars=covars, renderer=renderer)
+        rgb, alpha = render_gaussians_batch(means, opacities, colors, cam, covars=covars, renderer=renderer)
         return rgb, alpha[..., 0]
 
-    # --- targets -----------------------------------------------------------------------------------------
+    # --- targets (numpy on the host, moved once per frame with an explicit device) ----------------------
     pixel_weights = shape.pixel_weights_for(mesh)
     scale_px = np.array([sx, sy])
     target_cache: dict[int, tuple] = {}
@@ -364,7 +408,7 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
 
     def project(p):
         pc = p @ view_t[:3, :3].T + view_t[:3, 3]
-        return pc[:, :2] / pc[:, 2:3] * focal + centre
+        return pc[..., :2] / pc[..., 2:3] * focal + centre
 
     # --- rigidity ----------------------------------------------------------------------------------------
     edges, _ = unique_edges(faces)
@@ -375,18 +419,19 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
     mean_edge_sq = float((e_rest ** 2).sum(1).mean())
 
     def arap(p):
-        e_cur = p[ei] - p[ej]
-        outer = e_cur[:, :, None] * e_rest[:, None, :]
-        cov = torch.zeros(len(rest), 3, 3, **f32).index_add_(0, ei, outer).index_add_(0, ej, outer)
+        """ARAP residual per frame of p [B, V3, 3] -> [B]."""
+        e_cur = p[:, ei] - p[:, ej]
+        outer = e_cur[..., :, None] * e_rest[None, :, None, :]
+        cov = torch.zeros(p.shape[0], len(rest), 3, 3, **f32).index_add_(1, ei, outer).index_add_(1, ej, outer)
         with torch.no_grad():
             # Batched 3x3 SVD is missing on some backends (MPS): take it on the CPU there.
             u, _, vh = torch.linalg.svd(cov if dev.type in ("cpu", "cuda") else cov.cpu())
             u, vh = u.to(dev), vh.to(dev)
             d = torch.sign(torch.det(u @ vh))
-            u = torch.cat([u[:, :, :2], u[:, :, 2:] * d[:, None, None]], dim=2)
+            u = torch.cat([u[..., :2], u[..., 2:] * d[..., None, None]], dim=-1)
             rot = u @ vh
-        fit = 0.5 * torch.einsum("eab,eb->ea", rot[ei] + rot[ej], e_rest)
-        return ((e_cur - fit) ** 2).sum() / e_norm
+        fit = 0.5 * torch.einsum("neab,eb->nea", rot[:, ei] + rot[:, ej], e_rest)
+        return ((e_cur - fit) ** 2).sum((1, 2)) / e_norm
 
     # --- fields ------------------------------------------------------------------------------------------
     keys = _keyframe_list(keyframes, frame_count)
@@ -395,30 +440,45 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
     lo, hi = rest.min(axis=0), rest.max(axis=0)
     extent = float(max(hi - lo))
     rest_norm = torch.as_tensor((rest - 0.5 * (lo + hi)) / (0.5 * extent), **f32)
-    model = DeformationFields(rest_norm, segments, cfg, cfg.max_displacement * extent).to(dev)
+    model = _build_on_device(DeformationFields, dev, rest_norm, segments, cfg, cfg.max_displacement * extent)
     base_t = torch.as_tensor(base, **f32)
     # The viewing axis (world): one view says little about depth, so depth changes away from the
     # initial motion (whose depth comes from rigidity) are penalised.
     axis_t = torch.as_tensor(-np.asarray(cam.matrix_world, dtype=np.float64)[:3, 2], **f32)
     tau = np.arange(frame_count) / max(frame_count - 1, 1)
+    last = frame_count - 1
 
-    def positions(t: int, f0):
-        return base_t[t] + model(tau[t], weights[t]) - f0
+    def ends():
+        """F(0) and F(T-1) [2, V3, 3]: the residual ramp that pins frame 0 and the last frame."""
+        return model(tau[[0, last]], weights[[0, last]])
 
-    def losses(t: int, f0) -> dict:
-        img, sil, track = targets(t)
-        p = positions(t, f0)
+    def positions(ts, f_ends):
+        """Vertices [B, V3, 3] at frames ts: B(t) + F(t) - (1 - tau) F(0) - tau F(T-1)."""
+        ts = np.asarray(ts, dtype=np.int64)
+        ramp = torch.as_tensor(tau[ts], **f32)[:, None, None]
+        return base_t[ts] + model(tau[ts], weights[ts]) - (1.0 - ramp) * f_ends[0] - ramp * f_ends[1]
+
+    def losses(ts, f_ends) -> dict:
+        """Each term averaged over the frames ts (one batched render)."""
+        ts = np.asarray(ts, dtype=np.int64)
+        p = positions(ts, f_ends)
         rgb, alpha = render(p)
+        tg = [targets(int(t)) for t in ts]
+        sil = torch.stack([g[1] for g in tg])
+        track = torch.stack([g[2] for g in tg])
         out = {"silhouette": (alpha - sil).abs().mean(),
-               "track": ((project(p) - track) ** 2).sum(1).mean(),
-               "arap": arap(p),
-               "depth": ((((p - base_t[t]) @ axis_t) / extent) ** 2).mean()}
-        if img is not None:
+               "track": ((project(p) - track) ** 2).sum(-1).mean(),
+               "arap": arap(p).mean(),
+               "depth": ((((p - base_t[ts]) @ axis_t) / extent) ** 2).mean()}
+        if frames is not None:
+            img = torch.stack([g[0] for g in tg])
             composite = rgb + (1.0 - alpha)[..., None] * img
             out["photometric"] = (composite - img).abs().mean()
-        if 1 <= t <= frame_count - 2:
-            acc = positions(t + 1, f0) - 2.0 * p + positions(t - 1, f0)
-            out["temporal"] = (acc ** 2).sum(1).mean() / mean_edge_sq
+        inner = ts[(ts >= 1) & (ts <= frame_count - 2)]
+        if len(inner):
+            p_in = positions(inner, f_ends)
+            acc = positions(inner + 1, f_ends) - 2.0 * p_in + positions(inner - 1, f_ends)
+            out["temporal"] = (acc ** 2).sum(-1).mean() / mean_edge_sq
         return out
 
     w_terms = {"photometric": cfg.w_photometric, "silhouette": cfg.w_silhouette, "track": cfg.w_track,
@@ -431,44 +491,44 @@ def fit_deformation(shape: Shape3D, mesh: SilhouetteMesh, motion2d: Motion2D, vi
 
     def evaluate() -> dict:
         with torch.no_grad():
-            f0 = model(tau[0], weights[0])
-            sums: dict[str, float] = {}
-            for t in eval_set:
-                for k, v in losses(t, f0).items():
-                    sums[k] = sums.get(k, 0.0) + float(v) / len(eval_set)
+            terms = losses(eval_set, ends())
+        sums = {k: float(v) for k, v in terms.items()}
         sums["total"] = sum(w_terms[k] * v for k, v in sums.items())
         return sums
 
-    # Frames each segment trains on: where its weight is positive (frame 0 is fixed).
-    support = [np.nonzero(weights[1:, s] > 0)[0] + 1 for s in range(segments)]
+    # Frames each segment trains on: where its weight is positive (frame 0 and the last are pinned),
+    # and its keyframes (anchors; the last frame included, as its silhouette and tracks stay in the loss).
+    support = [np.nonzero(weights[1:last, s] > 0)[0] + 1 for s in range(segments)]
+    anchors = [[k for k in keys[s:s + 2] if k > 0] for s in range(segments)]
     before = evaluate()
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     progress.update(0.0, "fitting deformation fields", force=True)
     for it in range(iterations):
         s = it % segments
-        if len(support[s]) == 0:
-            continue
-        t = int(rng.choice(support[s]))
+        pool = support[s]
+        sampled = rng.choice(pool, min(len(pool), per_step), replace=False) if len(pool) else []
+        batch = sorted({int(t) for t in sampled} | set(anchors[s]))
         optimiser.zero_grad(set_to_none=True)
-        f0 = model(tau[0], weights[0])
-        loss = total(losses(t, f0))
+        loss = total(losses(batch, ends()))
         loss.backward()
         optimiser.step()
         progress.update((it + 1) / iterations, f"fitting deformation fields ({it + 1}/{iterations})")
     after = evaluate()
 
     with torch.no_grad():
-        f0 = model(tau[0], weights[0])
-        out = np.stack([positions(t, f0).double().cpu().numpy() for t in range(frame_count)])
+        out = positions(np.arange(frame_count), ends()).double().cpu().numpy()
     out[0] = rest
+    out[last] = base[last]
     diagnostics = {
         "deformation_loss_start": before["total"],
         "deformation_loss_end": after["total"],
-        "renderer": renderer,
+        "renderer": effective_renderer(renderer),
         "render_size": [rw, rh],
         "gaussians": count,
         "iterations": iterations,
+        "frames_per_step": per_step,
         "segments": segments,
+        "device": str(dev),
         "deformation_seconds": round(time.perf_counter() - t_start, 3),
     }
     for k in w_terms:
