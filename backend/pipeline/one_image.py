@@ -36,12 +36,12 @@ import numpy as np
 
 from .. import PACKAGE_NAME, __version__
 from ..asset import AnimatedMesh, Asset, AssetWriteError, Gaussians, check_target, write_asset
-from ..asset.png import encode_png
-from ..inputs.keep import kept_input
 from ..errors import Cancelled, ForegroundError, OutputError
+from ..inputs.keep import kept_input
 from ..progress import EventSink, Progress, forward_logs
 from ..settings import GenerateSettings
 from ..single_settings import WORKING_SIDE, MotionSettings, validate_single_image
+from .asset_records import jsonable, mask_png
 from .memory import check_memory
 from .two_image import GenerateResult
 
@@ -177,7 +177,7 @@ def _run_stages(image_path: Path, out_dir: Path, settings: GenerateSettings, mot
         "keyframes": [int(k) for k in pmotion.keyframes],
         "timings_s": dict(progress.timings),
         "total_s": round(time.perf_counter() - t_start, 3),
-        "diagnostics": _jsonable(pmotion.diagnostics),
+        "diagnostics": jsonable(pmotion.diagnostics),
     }
     return GenerateResult(asset_dir=path, summary=summary)
 
@@ -286,7 +286,7 @@ def _write(out_dir, image, rgba, layers, ldepth, points, pmotion, motion, settin
         shape = ldepth.shape
         mesh_asset = AnimatedMesh(vertices=pmotion.mesh_vertices.astype(np.float32), faces=shape.faces.astype(np.int32),
                                   uv=shape.uv.astype(np.float32), texture=shape.texture)
-    extra = {"inputs/image_mask.png": _mask_png(layers.labels > 0)}
+    extra = {"inputs/image_mask.png": mask_png(layers.labels > 0)}
     if settings.preview:
         rendered, picks = _preview_frames(points, pmotion, ldepth, frames, progress)
         image_u8 = (np.clip(rgba, 0, 1) * 255 + 0.5).astype(np.uint8)  # RGBA: composited over white
@@ -316,7 +316,7 @@ def _write(out_dir, image, rgba, layers, ldepth, points, pmotion, motion, settin
         },
         "generator": {"name": PACKAGE_NAME, "version": __version__, "python": platform.python_version()},
         "timings_s": dict(progress.timings),
-        "diagnostics": _jsonable(pmotion.diagnostics),
+        "diagnostics": jsonable(pmotion.diagnostics),
     }
     asset = Asset(manifest=manifest, gaussians=gaussians, mesh=mesh_asset)
     try:
@@ -326,13 +326,6 @@ def _write(out_dir, image, rgba, layers, ldepth, points, pmotion, motion, settin
         raise OutputError(exc.strerror or str(exc), "Free some disk space or choose another output folder; "
                           "nothing was written.", code="output.write") from exc
 
-
-def _mask_png(mask: np.ndarray):
-    def write(path: Path) -> None:
-        img = np.repeat((np.asarray(mask, np.uint8) * 255)[..., None], 3, axis=2)
-        path.write_bytes(encode_png(img))
-
-    return write
 
 
 def _engine_record(name: str, method: str) -> dict:
@@ -344,15 +337,6 @@ def _engine_record(name: str, method: str) -> dict:
         record.update(model=spec.repo_id, revision=spec.revision)
     return record
 
-
-def _jsonable(d: dict) -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, (np.floating, np.integer)):
-            v = v.item()
-        if isinstance(v, (int, float, str, bool)) or v is None:
-            out[k] = v
-    return out
 
 
 __all__ = ["STAGES", "Cancelled", "generate_one_image"]

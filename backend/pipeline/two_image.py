@@ -30,11 +30,11 @@ import numpy as np
 
 from .. import PACKAGE_NAME, __version__
 from ..asset import AnimatedMesh, Asset, AssetWriteError, check_target, write_asset
-from ..inputs.keep import kept_input
-from ..asset.png import encode_png
 from ..errors import Cancelled, OutputError
+from ..inputs.keep import kept_input
 from ..progress import EventSink, Progress, forward_logs
 from ..settings import GenerateSettings
+from .asset_records import jsonable, mask_png
 from .memory import check_memory
 
 STAGES = (
@@ -62,13 +62,6 @@ class GenerateResult:
     asset_dir: Path
     summary: dict = field(default_factory=dict)
 
-
-def _mask_png(mask: np.ndarray):
-    def write(path: Path) -> None:
-        img = np.repeat((np.asarray(mask, np.uint8) * 255)[..., None], 3, axis=2)
-        path.write_bytes(encode_png(img))
-
-    return write
 
 
 def generate_two_image(
@@ -172,7 +165,7 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
             uv=shape.uv.astype(np.float32),
             texture=shape.texture,
         )
-        extra = {"inputs/start_mask.png": _mask_png(start_fg.mask), "inputs/end_mask.png": _mask_png(end_fg.mask)}
+        extra = {"inputs/start_mask.png": mask_png(start_fg.mask), "inputs/end_mask.png": mask_png(end_fg.mask)}
         if settings.preview:
             rendered = render_mesh_frames(shape, motion3d, view.camera_work, shape.texture, start_fg.size,
                                           check=progress.check)
@@ -196,7 +189,7 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
             },
             "generator": {"name": PACKAGE_NAME, "version": __version__, "python": platform.python_version()},
             "timings_s": timings,
-            "diagnostics": _jsonable(motion2d.diagnostics),
+            "diagnostics": jsonable(motion2d.diagnostics),
         }
         asset = Asset(manifest=manifest, gaussians=gaussians, mesh=mesh_asset)
         try:
@@ -219,7 +212,7 @@ def _run_stages(start_path: Path, end_path: Path, out_dir: Path, settings: Gener
         "keyframes": [int(k) for k in keyframes],
         "timings_s": dict(progress.timings),
         "total_s": round(time.perf_counter() - t_start, 3),
-        "diagnostics": _jsonable(motion2d.diagnostics),
+        "diagnostics": jsonable(motion2d.diagnostics),
     }
     return GenerateResult(asset_dir=path, summary=summary)
 
@@ -248,15 +241,6 @@ def _engine_record(name: str, diagnostics: dict | None = None) -> dict:
         record.update(model=spec.repo_id, revision=spec.revision)
     return record
 
-
-def _jsonable(d: dict) -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, (np.floating, np.integer)):
-            v = v.item()
-        if isinstance(v, (int, float, str, bool)) or v is None:
-            out[k] = v
-    return out
 
 
 __all__ = ["STAGES", "GenerateResult", "generate_two_image", "Cancelled"]
