@@ -23,6 +23,7 @@ from assets_fixtures import (  # noqa: E402,F401  (fixtures are used by name)
     tween4d_operators,
     tween4d_pkg,
 )
+from splat_instances import instance_transforms  # noqa: E402  (after assets_fixtures: bpy may be missing)
 
 _api = asset_api()
 AssetError, Camera, load_asset = _api.AssetError, _api.Camera, _api.load_asset
@@ -45,24 +46,6 @@ def _quat_to_matrix(q: np.ndarray) -> np.ndarray:
         ],
         -2,
     )
-
-
-def _instance_transforms(obj, scene, frame) -> np.ndarray:
-    """[M, 4, 4] world transforms of the splat instances the modifiers produce at ``frame``."""
-    scene.frame_set(frame)
-    dg = bpy.context.evaluated_depsgraph_get()
-    if bpy.app.version >= (4, 5, 0):
-        geometry = obj.evaluated_get(dg).evaluated_geometry()  # Object.evaluated_geometry: Blender 4.5+
-        pc = geometry.instances_pointcloud()
-        m = np.empty(len(pc.points) * 16, np.float32)
-        pc.attributes["instance_transform"].data.foreach_get("value", m)
-        return np.transpose(m.reshape(-1, 4, 4), (0, 2, 1))  # stored column-major
-    # Blender 4.2-4.4: the depsgraph's instance list (persistent_id[0] is the instance index).
-    world_to_obj = np.linalg.inv(np.array(obj.matrix_world, dtype=np.float64))
-    found = sorted(((tuple(inst.persistent_id), np.array(inst.matrix_world, dtype=np.float64))
-                    for inst in dg.object_instances if inst.is_instance and inst.parent.original == obj),
-                   key=lambda item: item[0])
-    return np.array([world_to_obj @ mat for _, mat in found], dtype=np.float32).reshape(-1, 4, 4)
 
 
 
@@ -129,7 +112,7 @@ def test_positions_per_frame_follow_the_cache_without_axis_change(empty_scene, i
     mesh_obj = importer.objects_with_role(coll, "mesh")[0]
     g = asset.gaussians
     for f in (0, 3, 7):
-        m = _instance_transforms(pts, scene, frame_start + f)
+        m = instance_transforms(pts, scene, frame_start + f)
         assert m.shape[0] == g.count  # every test Gaussian is above the opacity threshold
         np.testing.assert_allclose(m[:, :3, 3], g.means[f], atol=1e-5)
         np.testing.assert_allclose(evaluated_vertices(mesh_obj, scene, frame_start + f), asset.mesh.vertices[f], atol=1e-5)

@@ -21,7 +21,7 @@ from assets_fixtures import (  # noqa: E402,F401
     match_order,
     tween4d_pkg,
 )
-from test_importer import _instance_transforms  # noqa: E402
+from splat_instances import instance_transforms  # noqa: E402
 
 pytestmark = pytest.mark.blender
 SCRIPT = Path(__file__).with_name("export_roundtrip.py")
@@ -42,7 +42,7 @@ def test_real_asset_plays_the_generated_motion(empty_scene, importer, generated_
     pts = importer.objects_with_role(coll, "gaussians")[0]
     mesh_obj = importer.objects_with_role(coll, "mesh")[0]
     for f in (0, g.frame_count // 2, g.frame_count - 1):
-        m = _instance_transforms(pts, scene, scene.frame_start + f)
+        m = instance_transforms(pts, scene, scene.frame_start + f)
         assert m.shape[0] == g.count
         np.testing.assert_allclose(m[:, :3, 3], g.means[f], atol=1e-5)
         np.testing.assert_allclose(evaluated_vertices(mesh_obj, scene, scene.frame_start + f),

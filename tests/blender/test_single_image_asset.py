@@ -20,6 +20,7 @@ from assets_fixtures import (  # noqa: E402,F401  (fixtures are used by name)
     tween4d_operators,
     tween4d_pkg,
 )
+from splat_instances import instance_colors  # noqa: E402  (after assets_fixtures: bpy may be missing)
 
 pytestmark = pytest.mark.blender
 
@@ -82,28 +83,19 @@ def test_depth_range_without_a_recorded_one_comes_from_the_seen_points(empty_sce
     np.testing.assert_allclose(dist, dist[0], rtol=1e-4)
 
 
-def _instances(obj):
-    geo = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).evaluated_geometry()
-    cloud = geo.instances_pointcloud()
-    col = cloud.attributes["Col"]
-    rgba = np.empty(len(col.data) * 4, np.float32)
-    col.data.foreach_get("color", rgba)
-    return len(cloud.points), rgba.reshape(-1, 4)
-
-
 def test_filled_in_gaussians_can_be_hidden_and_tinted(empty_scene, tween4d_pkg, tween4d_operators, scene_dir):
     importer = addon_module("importer")
     coll = importer.import_asset(bpy.context, scene_dir)
     (points,) = importer.objects_with_role(coll, "gaussians")
     bpy.context.view_layer.objects.active = points
     _, filled = _seen_and_filled(scene_dir)
-    shown, shown_rgba = _instances(points)
+    shown, shown_rgba = instance_colors(points)
     assert shown == len(filled) and importer.filled_display(coll) == "SHOW"
     assert tween4d_operators.filled_display(display="HIDE") == {"FINISHED"}
-    hidden, _ = _instances(points)
+    hidden, _ = instance_colors(points)
     assert hidden == len(filled) - int(filled.sum()) and importer.filled_display(coll) == "HIDE"
     assert tween4d_operators.filled_display(display="TINT") == {"FINISHED"}
-    count, tinted = _instances(points)
+    count, tinted = instance_colors(points)
     assert count == len(filled) and importer.filled_display(coll) == "TINT"
     changed = np.any(np.abs(tinted[:, :3] - shown_rgba[:, :3]) > 1e-4, axis=1)
     np.testing.assert_array_equal(changed, filled == 1)  # only the filled-in ones change colour

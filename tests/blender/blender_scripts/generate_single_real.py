@@ -19,16 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import bpy  # noqa: E402  (first Blender import: puts addon_utils on sys.path)
 import numpy as np  # noqa: E402
 from blender_helpers import emit, enable_working_tree  # noqa: E402
-
-
-def instance_positions(obj, scene, frame) -> np.ndarray:
-    """[N, 3] world positions of the splat instances at ``frame`` (after the Mesh Cache and splat modifiers)."""
-    scene.frame_set(frame)
-    geometry = obj.evaluated_get(bpy.context.evaluated_depsgraph_get()).evaluated_geometry()
-    cloud = geometry.instances_pointcloud()
-    m = np.empty(len(cloud.points) * 16, np.float32)
-    cloud.attributes["instance_transform"].data.foreach_get("value", m)
-    return np.transpose(m.reshape(-1, 4, 4), (0, 2, 1))[:, :3, 3]
+from splat_instances import instance_positions  # noqa: E402
 
 
 def to_pixels(scene, cam, points) -> np.ndarray:
