@@ -8,8 +8,8 @@ weighted, the normal matrix is factorised once), with the translation fixed by
 moving each connected part's centroid linearly, weighted by area and by how
 closely each triangle turns with the bulk of the part (so limbs swing on arcs
 about their joints). Rotation angles
-are unwrapped over triangle adjacency (breadth first) so that neighbouring
-triangles agree on the turning direction of large rotations.
+are unwrapped inside clusters of smoothly turning triangles, and each cluster
+turns the shorter way relative to the bulk (``unwrap_face_angles``).
 
 """
 
@@ -17,34 +17,85 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 from scipy.sparse.linalg import splu
 
 from .arap_operator import TriangleGradient, closest_rotations, rotation_matrices
-from .mesh_ops import bfs_face_order
+from .mesh_ops import face_adjacency
 
 ANCHOR_ANGLE = 0.3          # radians: triangles turning this far from the median anchor the translation less
+SMOOTH_STEP = np.radians(45.0)  # neighbours differing more than this do not pass their rotation branch on
 
 
-def unwrap_face_angles(theta: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Make per-triangle angles continuous across shared edges.
+def unwrap_face_angles(theta: np.ndarray, faces: np.ndarray, areas: np.ndarray | None = None) -> np.ndarray:
+    """Choose each triangle's rotation branch: continuous inside smoothly turning regions, shortest between them.
+
+    Triangles whose principal angles differ by less than ``SMOOTH_STEP`` across
+    a shared edge form clusters; inside a cluster the angles are unwrapped
+    breadth first (so a part turning through +-pi keeps one direction). A jump
+    of ``SMOOTH_STEP`` or more between neighbours (a strongly sheared joint, a
+    folded triangle) carries no reliable branch, so the clusters are not
+    chained through it: each cluster is shifted by a multiple of 2 pi so that
+    its area-weighted mean lies within pi of the largest cluster's mean (a part
+    turns the shorter way relative to the bulk of the object). This is the
+    quality-guided idea of phase unwrapping (reliable steps first, unreliable
+    ones never propagated; Ghiglia and Pritt 1998, ch. 4) applied to the
+    per-triangle angles of Alexa et al. 2000, Sec. 4.
 
     Args:
         theta: float [F] angles in radians (any branch).
         faces: int [F, 3].
+        areas: float [F] triangle areas (weights of the cluster means); equal weights when omitted.
 
     Returns:
-        float64 [F] angles shifted by multiples of 2 pi so that every triangle is
-        within pi of the one it was reached from in a breadth-first walk; each
-        connected part's root keeps its branch in (-pi, pi].
+        float64 [F] angles shifted by multiples of 2 pi; the largest cluster's
+        mean lies in (-pi, pi].
     """
-    theta = np.asarray(theta, dtype=np.float64).copy()
-    order, parent = bfs_face_order(faces)
+    theta = np.angle(np.exp(1j * np.asarray(theta, dtype=np.float64)))  # principal values
+    n = len(theta)
+    if n == 0:
+        return theta
+    w = np.ones(n) if areas is None else np.abs(np.asarray(areas, dtype=np.float64)) + 1e-12
+    pairs = face_adjacency(faces)
+    if len(pairs):
+        step = np.abs(np.angle(np.exp(1j * (theta[pairs[:, 0]] - theta[pairs[:, 1]]))))
+        pairs = pairs[step < SMOOTH_STEP]
+    adj = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
+    count, labels = connected_components(adj, directed=False)
+    order, parent = breadth_first_order_all(adj, labels, count)
     for f in order:
         p = parent[f]
         if p >= 0:
             theta[f] += 2.0 * np.pi * np.round((theta[p] - theta[f]) / (2.0 * np.pi))
-    return theta
+    mass = np.bincount(labels, weights=w, minlength=count)
+    means = np.bincount(labels, weights=w * theta, minlength=count) / mass
+    big = int(np.argmax(mass))
+    ref = float(np.angle(np.exp(1j * means[big])))
+    shift = 2.0 * np.pi * np.round((ref - means) / (2.0 * np.pi))
+    return theta + shift[labels]
+
+
+def breadth_first_order_all(adj: sp.csr_matrix, labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, parent) of a breadth-first walk over every connected component of the graph ``adj``.
+
+    Args:
+        adj: [F, F] sparse adjacency (symmetric use; only its pattern matters).
+        labels, count: ``scipy.sparse.csgraph.connected_components`` of ``adj``.
+
+    Returns:
+        order: int64 [F] nodes in visiting order; parent: int64 [F] (-1 for each component's root).
+    """
+    n = adj.shape[0]
+    order = np.empty(0, np.int64)
+    parent = np.full(n, -1, np.int64)
+    roots = np.unique(labels, return_index=True)[1]
+    sym = (adj + adj.T).tocsr()
+    for root in roots:
+        nodes, pred = breadth_first_order(sym, int(root), directed=False, return_predecessors=True)
+        order = np.concatenate([order, nodes])
+        parent[nodes] = pred[nodes]
+    parent[parent < 0] = -1
+    return order, parent
 
 
 def _component_centroid_rows(faces: np.ndarray, areas: np.ndarray, vertex_count: int) -> sp.csr_matrix:
@@ -85,7 +136,7 @@ class ArapInterpolator:
         self.grad = TriangleGradient(self.rest, faces)
         jac = self.grad.jacobians(self.target)
         rot, theta = closest_rotations(jac)
-        self.theta = unwrap_face_angles(theta, self.grad.faces)
+        self.theta = unwrap_face_angles(theta, self.grad.faces, self.grad.areas)
         s = np.einsum("fba,fbc->fac", rot, jac)  # R^T A
         self.stretch = 0.5 * (s + s.transpose(0, 2, 1))
         # Translation: the centroid of the triangles that turn with the bulk of the object moves on a

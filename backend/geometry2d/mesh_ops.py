@@ -12,8 +12,6 @@ negative area.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 
@@ -51,38 +49,6 @@ def face_adjacency(faces: np.ndarray) -> np.ndarray:
     ks, os_ = key[order], owner[order]
     same = np.all(ks[1:] == ks[:-1], axis=1)
     return np.stack([os_[:-1][same], os_[1:][same]], axis=1)
-
-
-def bfs_face_order(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Breadth-first order over face adjacency, one tree per connected component.
-
-    Returns:
-        order: int64 [F] faces in visiting order.
-        parent: int64 [F] the face each one was reached from (-1 for component roots).
-    """
-    n = len(faces)
-    pairs = face_adjacency(faces)
-    nbrs: list[list[int]] = [[] for _ in range(n)]
-    for a, b in pairs.tolist():
-        nbrs[a].append(b)
-        nbrs[b].append(a)
-    parent = np.full(n, -1, np.int64)
-    seen = np.zeros(n, bool)
-    order = []
-    for root in range(n):
-        if seen[root]:
-            continue
-        seen[root] = True
-        queue = deque([root])
-        while queue:
-            f = queue.popleft()
-            order.append(f)
-            for g in nbrs[f]:
-                if not seen[g]:
-                    seen[g] = True
-                    parent[g] = f
-                    queue.append(g)
-    return np.asarray(order, np.int64), parent
 
 
 def barycentric(points: np.ndarray, tri: np.ndarray) -> np.ndarray:

@@ -141,6 +141,36 @@ def test_large_turns_agree_across_triangles():
     assert (signed_areas(mid, mesh.faces) > 0).all()
 
 
+def _strip_faces(count: int) -> np.ndarray:
+    """``count`` triangles in a row, each sharing an edge with the next (a strip over two rows of vertices)."""
+    faces = []
+    for k in range(count):
+        a, b = k // 2, k // 2 + 1
+        faces.append((a, b, a + 100) if k % 2 == 0 else (b, b + 100, a + 100))
+    return np.array(faces, np.int64)
+
+
+def test_a_sheared_joint_does_not_pass_a_wrong_turning_direction_on():
+    from backend.geometry2d.arap_interpolation import unwrap_face_angles
+
+    # Body at 0 deg, a sheared joint at 100 deg, a limb turned -160 deg. Chaining through the joint
+    # (steps of 100 and 100 deg) would send the limb round the long way (+200 deg).
+    theta = np.deg2rad([0.0] * 8 + [100.0] + [-160.0] * 4)
+    out = np.rad2deg(unwrap_face_angles(theta, _strip_faces(len(theta))))
+    np.testing.assert_allclose(out[:8], 0.0, atol=1e-9)
+    np.testing.assert_allclose(out[9:], -160.0, atol=1e-9)
+
+
+def test_a_part_turning_through_180_degrees_keeps_one_direction():
+    from backend.geometry2d.arap_interpolation import unwrap_face_angles
+
+    # Principal values flip sign across +-180 inside one smoothly turning part: one branch for all.
+    theta = np.deg2rad([0.0] * 6 + [150.0, 170.0, 179.0, -178.0, -170.0, -160.0])
+    out = np.rad2deg(unwrap_face_angles(theta, _strip_faces(len(theta))))
+    np.testing.assert_allclose(out[:6], 0.0, atol=1e-9)
+    np.testing.assert_allclose(out[6:], [150.0, 170.0, 179.0, 182.0, 190.0, 200.0], atol=1e-9)
+
+
 def test_group_matches_separates_rigid_parts_and_drops_outliers():
     rng = np.random.default_rng(1)
     a = rng.uniform(0, 60, (30, 2))

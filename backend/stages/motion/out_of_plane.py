@@ -92,6 +92,7 @@ class OutOfPlaneTurns:
         self.rest_up = np.asarray(rest_up, dtype=np.float64)
         self.reference = np.zeros((len(self.rest_up), 2))
         self.membership = np.zeros(len(self.rest_up))
+        self.region_of = np.full(len(self.rest_up), -1, np.int64)
         self.regions = 0
 
     def smooth(self, f2: np.ndarray) -> np.ndarray:
@@ -121,6 +122,7 @@ class OutOfPlaneTurns:
         inside = w > 0.5
         ref = np.zeros_like(g)
         member = np.zeros(len(w), bool)
+        self.region_of = np.full(len(w), -1, np.int64)
         self.regions = 0
         if inside.any():
             a = self.adjacency
@@ -151,6 +153,7 @@ class OutOfPlaneTurns:
                     e = -e
                 ref[members] = e
                 member[members] = True
+                self.region_of[members] = self.regions
                 self.regions += 1
         for _ in range(REFERENCE_SPREAD):
             spread = self.adjacency @ ref
@@ -174,6 +177,13 @@ class OutOfPlaneTurns:
             s R[:2, :2] the turn part of f2 and the reference's depth sign,
             w float64 [V] turn weights; 0 wherever no region was found).
         """
+        f2 = np.asarray(f2, dtype=np.float64).copy()
+        # A turning region is one rigid part: one turn s R for all its vertices (the mean of its
+        # one-ring maps), so a jib or an arm turns as a whole instead of curving where the per-vertex
+        # maps are noisy; the vertices blended over its joint keep their own maps.
+        for r in range(self.regions):
+            members = self.region_of == r
+            f2[members] = f2[members].mean(axis=0)
         s, r_plus, r_minus = rotations_from_affine(f2)
         # The regions found on the reference frame turn on every frame, also while the turn is
         # small (a per-frame test would switch guides on and off: jumps in time).
