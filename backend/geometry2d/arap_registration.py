@@ -84,6 +84,7 @@ from ..errors import ForegroundError
 from ..render.rasterize import rasterize
 from ..types import Foreground, SilhouetteMesh
 from .arap_operator import TriangleGradient, closest_rotations
+from .colour_regions import colour_regions
 from .contour_matching import ContourMatches, contour_correspondences
 from .correspondence import Matches, dense_flow, group_matches, match_features, to_gray_u8
 from .limb_search import LimbPose, find_limbs, place_limbs
@@ -119,6 +120,9 @@ class RegistrationConfig:
         limb_kappa: weight of a moved limb's vertex targets; 0 disables the limb placement.
         contour_kappa: weight of the outline correspondences (per unit of outline length);
             0 disables them.
+        colour_kappa: weight pulling start samples of one colour that landed on another colour
+            toward the nearest end pixel of their own (``colour_regions``); 0 disables it.
+        colour_clusters: k of the joint colour clustering.
         detail_from: fraction of the iterations spent on the stiff phase (features, outline
             correspondences and the outside term only) before the outline, coverage and flow terms join.
         flow_stride_px: spacing of flow samples on the start object (analysis pixels).
@@ -152,6 +156,8 @@ class RegistrationConfig:
     refine_iterations: int = 3
     sweeps: int = 2
     learned_matches: bool = False
+    colour_kappa: float = 150.0
+    colour_clusters: int = 6
 
 
 @dataclass
@@ -401,6 +407,10 @@ class _Level:
         self.flow_rest = grid[on]
         self.flow_rows = _barycentric_rows(self.faces, s_face[on], s_bary[on], self.n)
         self.flow_unit = cfg.flow_kappa * area_unit * stride * stride
+        self.colours = (colour_regions(start.rgb, start.mask, end.rgb, end.mask, cfg.colour_clusters)
+                        if cfg.colour_kappa > 0 and len(self.flow_rest) else None)
+        self.flow_colour = self.colours.label_at(self.flow_rest) if self.colours is not None else None
+        self.colour_unit = cfg.colour_kappa * area_unit * stride * stride
 
         self.field = SilhouetteField(end.mask)
         spacing = max(1.5, 0.5 * float(np.median(self.outline_length[self.boundary]))) if len(self.boundary) else 2.0
@@ -596,6 +606,29 @@ class _Level:
                 w = self.coverage_unit * (0.5 + 0.5 * s) * _cauchy(d_c[ok], 0.25 * self.size)
                 cons.add_vertices(v, _dead_zone(x[v], dst[ok], tol), w)
 
+    def colour_terms(self, cons: _Constraints, x: np.ndarray, s: float) -> None:
+        """Samples that landed on another colour are pulled toward the nearest end pixel of their own.
+
+        Wide at first (a limb may have to travel past the part it was folded onto), then
+        local; robustly weighted, so a colour that also appears elsewhere cannot tear the mesh.
+        """
+        if self.colours is None:
+            return
+        y = self.flow_rows @ x
+        sigma = max(2.0, (0.25 * (1 - s) + 0.04 * s) * self.size)
+        tol = 1.0
+        for c, field in enumerate(self.colours.end_fields):
+            if field is None:
+                continue
+            idx = np.nonzero(self.flow_colour == c)[0]
+            if not len(idx):
+                continue
+            target, dist = field.nearest_inside(y[idx])
+            off = dist > tol
+            sel = idx[off]
+            cons.add_rows(self.flow_rows[sel], _dead_zone(y[sel], target[off], tol),
+                          self.colour_unit * (1.0 - s) ** 2 * _cauchy(dist[off], sigma))
+
     def warp(self, x: np.ndarray) -> WarpMaps:
         """The start mesh at positions ``x`` rasterized on the end image, with rest positions per pixel."""
         return warp_maps(x, self.faces, self.rest, self.w1, self.h1)
@@ -696,6 +729,7 @@ def _run_level(level: _Level, x: np.ndarray, iterations: int, report, t_frac: tu
             cons.add_vertices(np.arange(level.n), anchor, 20.0 * level.mass / level.size ** 2)
         maps = level.warp(x) if detail else None
         level.silhouette_terms(cons, x, s, detail, maps)
+        level.colour_terms(cons, x, s)
         for pose, k0 in zip(poses, placed_at):
             fade = 1.0 - 0.7 * (k - k0) / max(iterations - k0, 1)
             cons.add_vertices(pose.limb.vertices, pose.targets, level.limb_unit[pose.limb.vertices] * fade)
