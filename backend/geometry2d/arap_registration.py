@@ -617,13 +617,13 @@ class _Level:
         y = self.flow_rows @ x
         sigma = max(2.0, (0.25 * (1 - s) + 0.04 * s) * self.size)
         tol = 1.0
-        for c, field in enumerate(self.colours.end_fields):
-            if field is None:
+        for c, colour_field in enumerate(self.colours.end_fields):
+            if colour_field is None:
                 continue
             idx = np.nonzero(self.flow_colour == c)[0]
             if not len(idx):
                 continue
-            target, dist = field.nearest_inside(y[idx])
+            target, dist = colour_field.nearest_inside(y[idx])
             off = dist > tol
             sel = idx[off]
             cons.add_rows(self.flow_rows[sel], _dead_zone(y[sel], target[off], tol),
